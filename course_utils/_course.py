@@ -1,0 +1,15 @@
+"""Where the course lives. Change the repository here (one edit), then run
+``python -m course_utils.release`` to rewrite every notebook's Colab badge and install cell."""
+
+REPOSITORY = "learning-rate-course/learning-rate-course"  # GitHub owner/name
+BRANCH = "main"
+
+
+def colab_url(notebook_path: str) -> str:
+    """The "Open in Colab" address of a notebook given by its path in the repository."""
+    return f"https://colab.research.google.com/github/{REPOSITORY}/blob/{BRANCH}/{notebook_path}"
+
+
+def pip_url() -> str:
+    """What pip installs the helper package from on Colab."""
+    return f"git+https://github.com/{REPOSITORY}@{BRANCH}"

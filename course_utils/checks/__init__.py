@@ -1,0 +1,11 @@
+"""One checker per exercise, grouped by lesson; ``REGISTRY`` maps exercise id to check.
+
+Example (in a notebook, after the learner defined ``gd_step``):
+    >>> from course_utils import checks
+    >>> checks.gd_step(gd_step)      # doctest: +SKIP
+    [check 01.1] gd_step: PASSED
+"""
+from ._core import REGISTRY, exercise
+from .lesson01 import gd_step, run_gd
+
+__all__ = ["REGISTRY", "exercise", "gd_step", "run_gd"]
