@@ -109,3 +109,69 @@ def make_bowl(lambdas=(1.0, 10.0), angle_deg: float = 0.0) -> Quadratic:
     return Quadratic(0.5 * (A + A.T))
 
 
+@dataclass(frozen=True)
+class PlateauSurface:
+    """A non-convex 2D surface: a wide well (global minimum 0 at w = 0), a nearly flat plateau
+    around it, and a shallow, narrow dip (a local minimum) on the way in.
+
+    f(w) = 1 − exp(−|w|²/(2 s²)) − d · exp(−|w − m|²/(2 t²)) + ½ ε |w|²
+
+    with ``s = well_width``, ``m = trap_center``, ``d = trap_depth``, ``t = trap_width`` and
+    ``ε = tilt`` (the slight slope that makes the plateau cross-able at all). The well is wide
+    (curvature ≈ 1/s² + ε at the bottom), the trap narrow (curvature ≈ d/t² inside): a learning
+    rate between 2/λ_trap and 2/λ_well cannot settle in the trap but does settle in the well.
+
+    Example:
+        >>> surface = PlateauSurface()
+        >>> float(surface.value([0.0, 0.0])) < 1e-12, float(np.abs(surface.grad([0.0, 0.0])).max()) < 1e-12
+        (True, True)
+    """
+
+    well_width: float = 1.5
+    trap_center: tuple = (3.5, 1.5)
+    trap_depth: float = 0.1
+    trap_width: float = 0.22
+    tilt: float = 0.01
+    start: tuple = (5.6, 2.4)  # a point on the plateau whose way down passes the trap
+
+    def __post_init__(self):
+        for name in ("well_width", "trap_depth", "trap_width", "tilt"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number, got {value!r}.")
+        for name in ("trap_center", "start"):
+            point = np.asarray(getattr(self, name), dtype=float)
+            if point.shape != (2,) or not np.all(np.isfinite(point)):
+                raise ValueError(f"{name} must be a 2D point (x, y), got {getattr(self, name)!r}.")
+            object.__setattr__(self, name, tuple(float(v) for v in point))
+
+    dim = 2
+
+    def _parts(self, w):
+        w = np.asarray(w, dtype=float)
+        if w.shape[-1:] != (2,):
+            raise ValueError(f"w must have shape (..., 2), got {w.shape}.")
+        v = w - np.asarray(self.trap_center)
+        well = np.exp(-np.sum(w * w, axis=-1) / (2 * self.well_width**2))
+        trap = self.trap_depth * np.exp(-np.sum(v * v, axis=-1) / (2 * self.trap_width**2))
+        return w, v, well, trap
+
+    def value(self, w) -> np.ndarray:
+        """f(w) for ``w`` of shape (..., 2); returns shape (...)."""
+        w, _, well, trap = self._parts(w)
+        return 1.0 - well - trap + 0.5 * self.tilt * np.sum(w * w, axis=-1)
+
+    def grad(self, w) -> np.ndarray:
+        """∇f(w) for ``w`` of shape (..., 2)."""
+        w, v, well, trap = self._parts(w)
+        return (well[..., None] * w / self.well_width**2 + trap[..., None] * v / self.trap_width**2
+                + self.tilt * w)
+
+    def hessian(self, w) -> np.ndarray:
+        """The 2×2 Hessian at one point ``w`` (shape (2,)); its eigenvalues are the curvatures there."""
+        w, v, well, trap = self._parts(w)
+        if w.shape != (2,):
+            raise ValueError(f"hessian takes one point of shape (2,), got {w.shape}.")
+        s2, t2, eye = self.well_width**2, self.trap_width**2, np.eye(2)
+        return (well * (eye / s2 - np.outer(w, w) / s2**2)
+                + trap * (eye / t2 - np.outer(v, v) / t2**2) + self.tilt * eye)

@@ -7,5 +7,7 @@ Example (in a notebook, after the learner defined ``gd_step``):
 """
 from ._core import REGISTRY, exercise
 from .lesson01 import gd_step, run_gd
+from .lesson02 import best_lr, max_stable_lr
+from .lesson03 import train_sgd
 
-__all__ = ["REGISTRY", "exercise", "gd_step", "run_gd"]
+__all__ = ["REGISTRY", "exercise", "gd_step", "run_gd", "max_stable_lr", "best_lr", "train_sgd"]

@@ -1,0 +1,236 @@
+"""Interactive explorers (ipywidgets), each with a static figure for viewers without a kernel.
+
+The lesson-02 explorer: a log-scale slider for the learning rate ``lr`` and one for the
+condition number ``kappa`` of a 2D bowl redraw GD's trajectory on the contour plot and its loss
+curve, and show the numbers (factor per direction, stable or not, steps to tolerance).
+
+What is drawn is computed by a pure function, :func:`explore`, so it can be tested without a
+browser; :class:`LRExplorer` only moves lines. Only widgets that exist in ipywidgets 7.x (Colab)
+and 8.x are used (``FloatLogSlider``, ``Image``, ``HTML``, ``HBox``/``VBox``, ``observe``).
+
+Example (in a notebook):
+    >>> from course_utils import widgets
+    >>> explorer = widgets.LRExplorer()      # doctest: +SKIP
+    >>> explorer.widget                      # doctest: +SKIP
+    >>> widgets.plot_explorer_grid()         # the static version   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import descent, surfaces
+
+LAMBDA_MAX = 10.0            # the steep curvature stays fixed, so the wall 2/λ_max does not move
+ANGLE_DEG = 30.0             # the bowl of lessons 01 and 02
+W0 = (-1.8, 1.2)             # the start of lessons 01 and 02
+VIEW = 2.5                   # the plots show [-VIEW, VIEW]²
+LEVELS = tuple(np.geomspace(0.02, 40.0, 12))  # loss values of the contour lines
+
+
+@dataclass(frozen=True)
+class ExplorerState:
+    """Everything the explorer shows for one (lr, kappa): plain data.
+
+    ``lambdas`` (2,) ascending curvatures; ``factors`` (2,) the per-direction factors 1 − lr·λ;
+    ``points`` (k+1, 2) the GD iterates; ``losses`` (k+1,) f at those iterates; ``steps`` the
+    steps until f ≤ tol·f(w0) (``math.inf`` if not reached within ``max_steps``).
+    """
+
+    lr: float
+    kappa: float
+    lambdas: np.ndarray
+    factors: np.ndarray
+    rate: float
+    stable: bool
+    max_stable_lr: float
+    best_lr: float
+    steps: float
+    max_steps: int
+    points: np.ndarray
+    losses: np.ndarray
+    diverged: bool
+
+
+def explorer_bowl(kappa: float, lambda_max: float = LAMBDA_MAX, angle_deg: float = ANGLE_DEG):
+    """The explorer's bowl: curvatures (lambda_max / kappa, lambda_max), axes rotated by angle_deg."""
+    kappa = float(kappa)
+    if not (math.isfinite(kappa) and kappa >= 1):
+        raise ValueError(f"kappa is a condition number λ_max/λ_min, so at least 1; got {kappa}.")
+    return surfaces.make_bowl((lambda_max / kappa, lambda_max), angle_deg=angle_deg)
+
+
+def explore(lr: float, kappa: float, *, num_steps: int = 50, tol: float = 1e-6,
+            max_steps: int = 2000, w0=W0, lambda_max: float = LAMBDA_MAX,
+            angle_deg: float = ANGLE_DEG) -> ExplorerState:
+    """Compute what the explorer draws for learning rate ``lr`` on the bowl with condition number ``kappa``.
+
+    Example:
+        >>> state = explore(lr=0.1, kappa=10)
+        >>> state.factors.round(2).tolist(), state.stable, state.steps
+        ([0.9, 0.0], True, 48)
+    """
+    lr = descent.check_lr(lr)
+    bowl = explorer_bowl(kappa, lambda_max, angle_deg)
+    run = descent.run_gd(bowl.grad, w0, lr, num_steps)
+    return ExplorerState(
+        lr=lr, kappa=float(kappa), lambdas=bowl.eigenvalues.copy(), factors=bowl.factors(lr),
+        rate=bowl.rate(lr), stable=bool(lr < bowl.max_stable_lr), max_stable_lr=bowl.max_stable_lr,
+        best_lr=bowl.best_lr, steps=descent.steps_to_tolerance(bowl, w0, lr, tol=tol, max_steps=max_steps),
+        max_steps=int(max_steps), points=run.points, losses=bowl.value(run.points), diverged=run.diverged,
+    )
+
+
+def describe(state: ExplorerState) -> str:
+    """The numbers panel of the explorer, as a short HTML string."""
+    f_gentle, f_steep = state.factors
+    if state.stable:
+        verdict = "<b style='color:green'>stable</b> (lr &lt; 2/λ_max)"
+    else:
+        verdict = "<b style='color:#c00'>unstable</b> (lr ≥ 2/λ_max): the loss grows"
+    if math.isfinite(state.steps):
+        steps = f"{state.steps:d}"
+    else:
+        steps = "never (diverges)" if not state.stable else f"more than {state.max_steps}"
+    return (
+        f"lr = {state.lr:.4g}, κ = {state.kappa:.3g} (λ = {state.lambdas[0]:.3g}, {state.lambdas[1]:.3g})<br>"
+        f"factor per step: gentle 1 − lr·λ_min = {f_gentle:+.3f}, steep 1 − lr·λ_max = {f_steep:+.3f}; "
+        f"worst |factor| = {state.rate:.3f}<br>"
+        f"{verdict}; 2/λ_max = {state.max_stable_lr:.4g}, best lr η* = {state.best_lr:.4g}<br>"
+        f"steps until the loss is 10⁻⁶ of its start: {steps}"
+    )
+
+
+def _ellipse_levels(lambdas, angle_deg: float, levels=LEVELS, num_points: int = 90):
+    """Contour lines of a bowl as closed curves, one (num_points, 2) array per level."""
+    t = np.deg2rad(angle_deg)
+    axes = np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]])  # columns: eigenvectors (ascending λ)
+    theta = np.linspace(0.0, 2 * np.pi, num_points)
+    unit = np.stack([np.cos(theta), np.sin(theta)], axis=-1)
+    return [(unit * np.sqrt(2 * c / np.asarray(lambdas))) @ axes.T for c in levels]
+
+
+def _draw_state(ax, state: ExplorerState, angle_deg: float = ANGLE_DEG):
+    """Draw contours and trajectory of ``state`` on ``ax``; return the artists for later updates."""
+    contours = [ax.plot(*c.T, color="0.6", lw=0.7)[0] for c in _ellipse_levels(state.lambdas, angle_deg)]
+    (path,) = ax.plot(*state.points.T, "o-", color="C3", ms=3, lw=1.2)
+    ax.plot(*state.points[0], "s", color="C3", ms=6)
+    ax.set_xlim(-VIEW, VIEW)
+    ax.set_ylim(-VIEW, VIEW)
+    ax.set_aspect("equal")
+    return contours, path
+
+
+def _panel_title(state: ExplorerState) -> str:
+    if not state.stable:
+        return f"lr={state.lr:.3g}, κ={state.kappa:.3g}: diverges"
+    steps = f"{state.steps:d} steps" if math.isfinite(state.steps) else f">{state.max_steps} steps"
+    return f"lr={state.lr:.3g}, κ={state.kappa:.3g}: {steps}"
+
+
+class LRExplorer:
+    """The lesson-02 explorer: sliders for lr (log scale) and κ, a figure and the numbers.
+
+    ``explorer.widget`` is the ipywidgets box to display; ``explorer.update(lr, kappa)`` redraws
+    (the sliders call it) and returns the :class:`ExplorerState` it drew.
+    """
+
+    def __init__(self, lr: float = 0.1, kappa: float = 10.0, *, num_steps: int = 50, dpi: int = 80):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        self.num_steps = int(num_steps)
+        self.dpi = int(dpi)
+        # A bare Figure (not pyplot): nothing global, and Jupyter does not display it by itself.
+        self.fig = Figure(figsize=(9.5, 4.0))
+        FigureCanvasAgg(self.fig)
+        self.ax_path, self.ax_loss = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
+        state = explore(lr, kappa, num_steps=self.num_steps)
+        self._contours, self._path = _draw_state(self.ax_path, state)
+        self.ax_path.set_xlabel("$w_1$")
+        self.ax_path.set_ylabel("$w_2$")
+        (self._loss,) = self.ax_loss.semilogy(np.arange(len(state.losses)), state.losses, "o-", color="C3", ms=3)
+        self.ax_loss.axhline(1e-6 * state.losses[0], color="0.5", ls=":", lw=1)
+        self.ax_loss.set_xlim(0, self.num_steps)
+        self.ax_loss.set_xlabel("step")
+        self.ax_loss.set_ylabel("loss f(w)")
+        self.ax_loss.grid(True, alpha=0.3)
+        self.fig.tight_layout()
+        self._widget = None
+        self.state = state
+
+    def update(self, lr: float, kappa: float) -> ExplorerState:
+        """Recompute for (lr, kappa), move the lines, and refresh the picture and numbers if shown."""
+        state = explore(lr, kappa, num_steps=self.num_steps)
+        for line, curve in zip(self._contours, _ellipse_levels(state.lambdas, ANGLE_DEG)):
+            line.set_data(*curve.T)
+        self._path.set_data(*state.points.T)
+        shown = np.clip(state.losses, 1e-20, 1e20)  # a diverging run leaves the plot instead of breaking it
+        self._loss.set_data(np.arange(len(shown)), shown)
+        self.ax_loss.set_ylim(max(shown.min(), 1e-20) / 3, max(shown.max(), shown[0]) * 3)
+        self.ax_path.set_title(_panel_title(state), fontsize=10)
+        self.state = state
+        if self._widget is not None:
+            self._image.value = self.png()
+            self._numbers.value = describe(state)
+        return state
+
+    def png(self) -> bytes:
+        """The figure as PNG bytes (what the widget shows)."""
+        buffer = io.BytesIO()
+        self.fig.savefig(buffer, format="png", dpi=self.dpi)
+        return buffer.getvalue()
+
+    @property
+    def widget(self):
+        """The ipywidgets box: two sliders, the numbers and the figure."""
+        if self._widget is None:
+            import ipywidgets as w
+
+            self.lr_slider = w.FloatLogSlider(value=self.state.lr, base=10, min=-3, max=0, step=0.02,
+                                              description="lr", readout_format=".3g", continuous_update=False)
+            self.kappa_slider = w.FloatLogSlider(value=self.state.kappa, base=10, min=0, max=2, step=0.02,
+                                                 description="κ", readout_format=".3g", continuous_update=False)
+            self._numbers = w.HTML(describe(self.state))
+            self._image = w.Image(value=b"", format="png")
+            self._widget = w.VBox([w.HBox([self.lr_slider, self.kappa_slider]), self._numbers, self._image])
+
+            def on_change(_change):
+                self.update(self.lr_slider.value, self.kappa_slider.value)
+
+            self.lr_slider.observe(on_change, names="value")
+            self.kappa_slider.observe(on_change, names="value")
+            self.update(self.state.lr, self.state.kappa)
+        return self._widget
+
+    def _ipython_display_(self):  # `explorer` alone on the last line of a cell shows the widget
+        from IPython.display import display
+
+        display(self.widget)
+
+
+def plot_explorer_grid(lrs=(0.02, 0.15, 0.21), kappas=(2.0, 10.0, 50.0), *, num_steps: int = 50,
+                       axes=None):
+    """The explorer's static version: one small panel (contours + trajectory) per (κ, lr).
+
+    Rows are ``kappas``, columns ``lrs``; each title says how many steps it took to reach 10⁻⁶ of the
+    starting loss, or that it diverges. Returns the (len(kappas), len(lrs)) array of axes.
+    """
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        fig, axes = plt.subplots(len(kappas), len(lrs), figsize=(2.7 * len(lrs), 2.8 * len(kappas)),
+                                 squeeze=False)
+        fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.92, wspace=0.1, hspace=0.25)
+    axes = np.asarray(axes).reshape(len(kappas), len(lrs))
+    for row, kappa in zip(axes, kappas):
+        for ax, lr in zip(row, lrs):
+            state = explore(lr, kappa, num_steps=num_steps)
+            _draw_state(ax, state)
+            ax.set_title(_panel_title(state), fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    return axes

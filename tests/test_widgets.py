@@ -1,0 +1,79 @@
+"""The lesson-02 explorer: its pure compute function, its redraw time and its static figure."""
+import math
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from course_utils import widgets  # noqa: E402
+
+
+def test_explore_matches_the_theory():
+    state = widgets.explore(lr=0.1, kappa=10.0)
+    assert state.lambdas.tolist() == pytest.approx([1.0, 10.0])
+    assert state.factors.tolist() == pytest.approx([0.9, 0.0], abs=1e-12)
+    assert state.stable and not state.diverged
+    assert state.max_stable_lr == pytest.approx(0.2) and state.best_lr == pytest.approx(2 / 11)
+    assert state.points.shape == (51, 2) and state.losses.shape == (51,)
+    assert 0 < state.steps < 100
+
+
+def test_explore_reports_divergence_and_slowness():
+    too_big = widgets.explore(lr=0.25, kappa=10.0)
+    assert not too_big.stable and too_big.diverged and too_big.steps == math.inf
+    assert too_big.factors[1] == pytest.approx(-1.5)
+    tiny = widgets.explore(lr=1e-3, kappa=100.0)
+    assert tiny.stable and tiny.steps == math.inf
+    assert "more than 2000" in widgets.describe(tiny)
+    assert "unstable" in widgets.describe(too_big) and "never" in widgets.describe(too_big)
+
+
+def test_larger_kappa_needs_more_steps_at_its_best_lr():
+    steps = [widgets.explore(lr=widgets.explorer_bowl(k).best_lr, kappa=k).steps for k in (2, 10, 50)]
+    assert steps[0] < steps[1] < steps[2]
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(lr=-0.1, kappa=10), "lr"), (dict(lr=0.1, kappa=0.5), "kappa")])
+def test_explore_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        widgets.explore(**kwargs)
+
+
+def test_update_redraws_well_under_a_second():
+    explorer = widgets.LRExplorer()
+    box = explorer.widget  # builds the sliders and renders once
+    assert len(box.children) == 3
+    timings = []
+    for lr, kappa in [(1e-3, 100.0), (0.1, 10.0), (0.25, 10.0), (0.19, 50.0), (0.5, 1.0)]:
+        start = time.perf_counter()
+        state = explorer.update(lr, kappa)
+        timings.append(time.perf_counter() - start)
+        assert state.lr == lr and state.kappa == kappa
+        assert explorer._image.value[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"lr = {lr:.4g}" in explorer._numbers.value
+    assert max(timings) < 0.5, f"redraw took {max(timings):.2f}s"
+    plt.close("all")
+
+
+def test_sliders_drive_the_update():
+    explorer = widgets.LRExplorer()
+    explorer.widget
+    explorer.lr_slider.value = 0.05
+    assert explorer.state.lr == pytest.approx(0.05)
+    explorer.kappa_slider.value = 20.0
+    assert explorer.state.kappa == pytest.approx(20.0)
+    assert explorer.state.lambdas[0] == pytest.approx(0.5)
+
+
+def test_static_grid_has_one_titled_panel_per_pair():
+    axes = widgets.plot_explorer_grid(lrs=(0.02, 0.15, 0.21), kappas=(2.0, 10.0))
+    assert axes.shape == (2, 3)
+    titles = [ax.get_title() for ax in axes.ravel()]
+    assert titles[2].endswith("diverges") and titles[5].endswith("diverges")
+    assert all("steps" in t for t in titles[:2] + titles[3:5])
+    assert len(axes[0, 0].lines) >= len(widgets.LEVELS) + 2
+    plt.close("all")
