@@ -9,7 +9,6 @@ from pathlib import Path
 # Small, quiet runs under test: the `fast` mode and no progress bars (explicit settings win).
 os.environ.setdefault("COURSE_MODE", "fast")
 os.environ.setdefault("COURSE_PROGRESS", "0")
-os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
 # Developer machines and CI have the CIFAR-10 mini subset beside the repository: use it, offline.

@@ -38,7 +38,9 @@ case "${1:-}" in
   lab)
     shift
     setup
-    exec "$VENV/bin/jupyter" lab notebooks/01_gradient_descent_on_a_bowl.ipynb "$@"
+    extra=()
+    [ "$(id -u)" = 0 ] && extra+=(--allow-root)   # containers often run as root; Jupyter refuses that otherwise
+    exec "$VENV/bin/jupyter" lab "${extra[@]}" notebooks/01_gradient_descent_on_a_bowl.ipynb "$@"
     ;;
   test)
     shift
