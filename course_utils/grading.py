@@ -367,8 +367,6 @@ def _execute_worker(workdir: Path) -> int:
     limit = int(job["max_output"])
 
     class Client(NotebookClient):
-        sizes: dict = {}
-
         async def _async_handle_timeout(self, timeout, cell=None):
             index = nb.cells.index(cell) if cell in nb.cells else -1
             if index in timed_out:  # the interrupt did not stop it: give up on the notebook
@@ -390,6 +388,7 @@ def _execute_worker(workdir: Path) -> int:
 
     client = Client(nb, timeout=job["timeout"], interrupt_on_timeout=True, allow_errors=True,
                     kernel_name="python3", resources={"metadata": {"path": str(workdir)}})
+    client.sizes = {}  # output bytes so far, per cell index
     aborted = None
     try:
         with client.setup_kernel():
@@ -399,28 +398,88 @@ def _execute_worker(workdir: Path) -> int:
             for index, cell in enumerate(nb.cells):
                 client.execute_cell(cell, index)
     except DeadKernelError as err:
-        aborted = f"the kernel died ({err}): the notebook crashed Python or ran out of memory"
+        aborted = {"status": "error", "message": f"the kernel died ({err}): the notebook crashed Python "
+                   "or ran out of memory"}
     except CellTimeoutError:
-        aborted = f"a cell ignored the interrupt after {job['timeout']} s; grading of this notebook stopped"
+        aborted = {"status": "timeout", "message": f"a cell ran past the time limit of {job['timeout']} s and "
+                   "ignored the interrupt; the rest of the notebook was not run"}
     except Exception as err:  # noqa: BLE001 - report, never crash
-        aborted = f"the notebook could not be run: {type(err).__name__}: {err}"
+        aborted = {"status": "error", "message": f"the notebook could not be run: {type(err).__name__}: {err}"}
     (workdir / "worker.json").write_text(json.dumps({"timed_out": timed_out, "aborted": aborted}))
     nbformat.write(nb, workdir / "executed.ipynb")
     return 0
 
 
-def _kill(proc: subprocess.Popen, workdir: Path) -> None:
-    """Kill a worker that ran past the overall limit, and its kernel (which runs in its own session)."""
-    for pid_file in (workdir / "kernel.pid",):
+def _worker_loop() -> int:
+    """Serve jobs: read a work folder per line on stdin, run it, then create ``done`` in it.
+
+    One worker runs many submissions one after another (each in its own fresh kernel), so the
+    slow imports of nbclient and nbformat are paid once per worker, not once per submission.
+    """
+    while True:
+        line = sys.stdin.readline()
+        if not line:
+            return 0
+        workdir = Path(line.strip())
         try:
-            os.kill(int(pid_file.read_text()), signal.SIGKILL)
-        except (OSError, ValueError):
+            _execute_worker(workdir)
+        except BaseException as err:  # noqa: BLE001 - the grader reads worker.json, never a traceback
+            (workdir / "worker.json").write_text(json.dumps({"timed_out": [], "aborted": {
+                "status": "error", "message": f"the grader's worker failed: {type(err).__name__}: {err}"}}))
+        (workdir / "done").write_text("")
+
+
+class Worker:
+    """A ``python -m course_utils.grading --worker`` process, restarted after a kill."""
+
+    def __init__(self, env: dict):
+        self.env, self.proc, self.log = env, None, tempfile.TemporaryFile()
+
+    def run(self, workdir: Path, limit: float) -> bool:
+        """Run the job in ``workdir``; return False when it ran past ``limit`` seconds and was killed."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = subprocess.Popen([sys.executable, "-m", "course_utils.grading", "--worker"],
+                                         stdin=subprocess.PIPE, stdout=self.log, stderr=self.log, env=self.env,
+                                         cwd=tempfile.gettempdir(), start_new_session=True)
+        try:
+            self.proc.stdin.write(f"{workdir}\n".encode())
+            self.proc.stdin.flush()
+        except BrokenPipeError:  # it ended between two jobs: start a fresh one
+            self.proc = None
+            return self.run(workdir, limit)
+        deadline = time.monotonic() + limit
+        while not (workdir / "done").exists():
+            if self.proc.poll() is not None:
+                return True  # it died; worker.json (if any) says how far it got
+            if time.monotonic() > deadline:
+                self.kill(workdir)
+                return False
+            time.sleep(0.05)
+        return True
+
+    def kill(self, workdir: Path | None = None) -> None:
+        """Kill the worker and the kernel it started (which runs in a session of its own)."""
+        try:
+            os.kill(int((workdir / "kernel.pid").read_text()), signal.SIGKILL)
+        except (OSError, ValueError, TypeError, AttributeError):
             pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:
-        proc.kill()
-    proc.wait()
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.stdin.close()  # the loop ends at end of input
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.proc = None
+        self.log.close()
 
 
 # --------------------------------------------------------------------------- grading one submission
@@ -463,11 +522,12 @@ def _describe(incident: dict, timeout: float) -> str:
 
 
 def _judge(eid: str, record: dict | None, check_index: int | None, incidents: list[dict],
-           settings: Settings, aborted: str | None) -> tuple[str, str]:
+           settings: Settings, aborted: dict | None) -> tuple[str, str]:
     """Status and message of one exercise from its check's record and what went wrong before it."""
     if record is None:
-        return ("timeout" if aborted and "limit" in aborted else "error",
-                f"the check did not run: {aborted or 'the kernel stopped before it'}")
+        if aborted:
+            return aborted["status"], f"the check did not run: {aborted['message']}"
+        return "error", "the check did not run: the kernel stopped before it"
     status, message = record["status"], record["message"]
     if status == "passed":
         return status, message
@@ -486,9 +546,19 @@ def _judge(eid: str, record: dict | None, check_index: int | None, incidents: li
     return status, message
 
 
-def grade_submission(path: str | Path, settings: Settings | None = None) -> SubmissionResult:
-    """Grade one notebook; never raises for a bad submission (its status and message say what was wrong)."""
+def grade_submission(path: str | Path, settings: Settings | None = None,
+                     worker: Worker | None = None) -> SubmissionResult:
+    """Grade one notebook; never raises for a bad submission (its status and message say what was wrong).
+
+    ``worker`` runs the notebook (a new one, closed afterwards, when not given).
+    """
     settings = settings or Settings()
+    if worker is None:
+        worker = Worker(_kernel_env(settings))
+        try:
+            return grade_submission(path, settings, worker)
+        finally:
+            worker.close()
     path = Path(path)
     start = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="course-grade-"))
@@ -509,7 +579,7 @@ def grade_submission(path: str | Path, settings: Settings | None = None) -> Subm
             raise SubmissionProblem("unknown lesson", "cannot tell which lesson this is: no course.lesson "
                                     "metadata, exercise ids, check calls or NN_ file name")
         checks = course_checks(instructor_notebook(lesson, settings.solutions))
-        result = _run(nb, path.stem, lesson, checks, workdir, settings)
+        result = _run(nb, path.stem, lesson, checks, workdir, settings, worker)
         result.path = str(path)
     except SubmissionProblem as problem:
         lesson = problem.lesson or lesson
@@ -550,27 +620,20 @@ def _kernel_env(settings: Settings) -> dict:
 
 
 def _run(nb, nb_name: str, lesson: str, checks: list[CourseCheck], workdir: Path,
-         settings: Settings) -> SubmissionResult:
+         settings: Settings, worker: Worker) -> SubmissionResult:
     import nbformat
 
     records, token = workdir / "records.jsonl", uuid.uuid4().hex
     graded, plan, missing = build_graded(nb, checks, records, token, hidden=settings.hidden)
     nbformat.write(graded, workdir / "graded.ipynb")
     (workdir / "job.json").write_text(json.dumps({"timeout": settings.timeout, "max_output": settings.max_output}))
-    with open(workdir / "worker.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "course_utils.grading", "--worker", str(workdir)],
-                                cwd=workdir, env=_kernel_env(settings), stdout=log, stderr=log,
-                                start_new_session=True)
-        try:
-            proc.wait(timeout=settings.total_timeout)
-        except subprocess.TimeoutExpired:
-            _kill(proc, workdir)
-    worker = {"timed_out": [], "aborted": f"the notebook ran past the overall time limit of {settings.total_timeout:g} s"}
+    finished = worker.run(workdir, settings.total_timeout)
+    report = {"timed_out": [], "aborted": {"status": "timeout", "message": "the notebook ran past the overall "
+                                           f"time limit of {settings.total_timeout:g} s and was stopped"}}
     if (workdir / "worker.json").exists():
-        worker = json.loads((workdir / "worker.json").read_text())
-    elif proc.returncode not in (None, 0, -signal.SIGKILL):
-        worker["aborted"] = f"the grader's worker failed (exit {proc.returncode}): " + \
-            (workdir / "worker.log").read_text(errors="replace")[-500:]
+        report = json.loads((workdir / "worker.json").read_text())
+    elif finished:
+        report["aborted"] = {"status": "error", "message": "the grader's worker stopped before the notebook ended"}
     executed = nbformat.read(workdir / "executed.ipynb", as_version=4) if (workdir / "executed.ipynb").exists() \
         else graded
     if settings.keep_executed:
@@ -585,7 +648,7 @@ def _run(nb, nb_name: str, lesson: str, checks: list[CourseCheck], workdir: Path
                 continue
             if record.get("token") == token:
                 found[record["id"]] = record
-    incidents = _incidents(executed, plan, worker["timed_out"])
+    incidents = _incidents(executed, plan, report["timed_out"])
     registry = _registry()
     result = SubmissionResult("", lesson, "graded")
     for check in checks:
@@ -597,26 +660,42 @@ def _run(nb, nb_name: str, lesson: str, checks: list[CourseCheck], workdir: Path
                                           "was it deleted or renamed?")
         else:
             index = next((i for i, w in enumerate(plan) if w.get("check") == eid), None)
-            status, message = _judge(eid, found.get(eid), index, incidents, settings, worker["aborted"])
+            status, message = _judge(eid, found.get(eid), index, incidents, settings, report["aborted"])
         seconds = found.get(eid, {}).get("seconds", 0.0)
         result.exercises.append(ExerciseResult(eid, name, points, status, message, seconds))
     result.notes = [_describe(x, settings.timeout) for x in incidents
                     if not (x["kind"] == "error" and x["ename"] == "NotImplementedError")]
-    if worker["aborted"]:
-        result.notes.append(worker["aborted"])
+    if report["aborted"]:
+        result.notes.append(report["aborted"]["message"])
     return result
 
 
 def grade(paths, settings: Settings | None = None, jobs: int = 1, on_done=None) -> list[SubmissionResult]:
     """Grade many submissions, ``jobs`` at a time; results in the order of ``paths``."""
+    import queue
+
+    settings = settings or Settings()
+    workers: queue.Queue = queue.Queue()
+    jobs = max(1, min(int(jobs), len(paths)))
+    for _ in range(jobs):
+        workers.put(Worker(_kernel_env(settings)))
+
     def one(p):
-        result = grade_submission(p, settings)
+        worker = workers.get()
+        try:
+            result = grade_submission(p, settings, worker)
+        finally:
+            workers.put(worker)
         if on_done:
             on_done(result)
         return result
 
-    with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as pool:
-        return list(pool.map(one, paths))
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            return list(pool.map(one, paths))
+    finally:
+        while not workers.empty():
+            workers.get().close()
 
 
 # --------------------------------------------------------------------------- reports
@@ -691,7 +770,7 @@ def main(argv=None) -> int:
     """``course-grade`` / ``python -m course_utils.grade``: grade notebooks, print a table, write a report."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["--worker"]:
-        return _execute_worker(Path(argv[1]))
+        return _worker_loop()
     parser = argparse.ArgumentParser(prog="python -m course_utils.grade", description=__doc__.split("\n\n")[0])
     parser.add_argument("submissions", nargs="+", type=Path, help="submitted notebooks (.ipynb)")
     parser.add_argument("--report", type=Path, help="write a report: grades.json or grades.csv (by extension)")
