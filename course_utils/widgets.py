@@ -194,7 +194,7 @@ class LRExplorer:
                                               description="lr", readout_format=".3g", continuous_update=False)
             self.kappa_slider = w.FloatLogSlider(value=self.state.kappa, base=10, min=0, max=2, step=0.02,
                                                  description="κ", readout_format=".3g", continuous_update=False)
-            self._numbers = w.HTML(describe(self.state))
+            self._numbers = w.HTML(value=describe(self.state))
             self._image = w.Image(value=b"", format="png")
             self._widget = w.VBox([w.HBox([self.lr_slider, self.kappa_slider]), self._numbers, self._image])
 
