@@ -20,7 +20,7 @@ run, e.g. an earlier cell crashed: the message names it), ``timeout``, ``not att
 Usage::
 
     python -m course_utils.grade alice.ipynb bob.ipynb --report grades.json
-    course-grade submissions/*.ipynb --report grades.csv --jobs 2 --timeout 60
+    course-grade submissions/*.ipynb --report grades.csv --jobs 2 --timeout 120
     course-grade alice.ipynb --hidden      # also run each check on inputs the learner never saw
 
 The exit status is 0 when every exercise of every submission passed, 1 otherwise.
@@ -488,8 +488,8 @@ class Worker:
 class Settings:
     """How to grade: per-cell timeout and overall limit (s), output cap (bytes per cell), mode, hidden, solutions."""
 
-    timeout: float = 60.0
-    total_timeout: float = 900.0
+    timeout: float = 300.0
+    total_timeout: float = 1800.0
     max_output: int = 100_000
     mode: str = "fast"
     hidden: bool = False
@@ -747,7 +747,9 @@ def format_table(results: list[SubmissionResult], message_width: int = 70) -> st
         head = f"{r.path}  (lesson {r.lesson or '?'})"
         if r.status != "graded":
             head += f"  {r.status.upper()}: {r.message}"
-        lines += [head, f"  {'exercise':<8}  {'name':<22}  {'points':>6}  {'status':<13}  {'seconds':>7}  message"]
+        lines.append(head)
+        if r.exercises:
+            lines.append(f"  {'exercise':<8}  {'name':<22}  {'points':>6}  {'status':<13}  {'seconds':>7}  message")
         for e in r.exercises:
             lines.append(f"  {e.id:<8}  {_short(e.name, 22):<22}  {f'{e.points}/{e.max_points}':>6}  "
                          f"{e.status:<13}  {e.seconds:>7.2f}  {_short(e.message, message_width)}")
@@ -774,9 +776,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.grade", description=__doc__.split("\n\n")[0])
     parser.add_argument("submissions", nargs="+", type=Path, help="submitted notebooks (.ipynb)")
     parser.add_argument("--report", type=Path, help="write a report: grades.json or grades.csv (by extension)")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds a cell may run (default 60)")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds a cell may run (default 300)")
     parser.add_argument("--total-timeout", type=float, default=None,
-                        help="seconds one submission may run in all (default 900, at least 3 x --timeout)")
+                        help="seconds one submission may run in all (default 1800, at least 3 x --timeout)")
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
     parser.add_argument("--hidden", action="store_true", help="run each check on inputs the learner never saw")
     parser.add_argument("--mode", default="fast", choices=("fast", "cpu", "gpu"), help="COURSE_MODE (default fast)")
@@ -792,7 +794,7 @@ def main(argv=None) -> int:
         parser.error(f"--report must end in .json or .csv, got {args.report}")
     if not args.solutions.is_dir():
         parser.error(f"--solutions {args.solutions} is not a folder of instructor notebooks")
-    total = args.total_timeout or max(900.0, 3 * args.timeout)
+    total = args.total_timeout or max(1800.0, 3 * args.timeout)
     settings = Settings(timeout=args.timeout, total_timeout=total, max_output=args.max_output,
                         mode=args.mode, hidden=args.hidden, solutions=args.solutions,
                         keep_executed=args.keep_executed)
