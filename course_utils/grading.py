@@ -368,7 +368,7 @@ def _execute_worker(workdir: Path) -> int:
 
     class Client(NotebookClient):
         async def _async_handle_timeout(self, timeout, cell=None):
-            index = nb.cells.index(cell) if cell in nb.cells else -1
+            index = next((i for i, c in enumerate(nb.cells) if c is cell), -1)
             if index in timed_out:  # the interrupt did not stop it: give up on the notebook
                 raise CellTimeoutError.error_from_timeout_and_cell("interrupt ignored", timeout, cell)
             timed_out.append(index)
@@ -518,7 +518,7 @@ def _describe(incident: dict, timeout: float) -> str:
         where += f" (your solution of {incident['exercise']})"
     if incident["kind"] == "timeout":
         return f"{where} did not finish within {timeout:g} s and was interrupted"
-    return f"{where} raised {incident['ename']}: {incident['evalue']}".rstrip(": ")
+    return f"{where} raised {incident['ename']}" + (f": {incident['evalue']}" if incident["evalue"] else "")
 
 
 def _judge(eid: str, record: dict | None, check_index: int | None, incidents: list[dict],
