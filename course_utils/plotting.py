@@ -75,3 +75,47 @@ def plot_curves(curves: Mapping[str, Sequence[float]], *, xlabel: str = "step", 
     ax.legend(fontsize="small")
     ax.grid(True, which="major", alpha=0.3)
     return ax
+
+
+def _run_label(key) -> str:
+    return f"lr {key:g}" if isinstance(key, (int, float)) else str(key)
+
+
+def plot_histories(histories: Mapping, metric: str, *, ax=None, reference: Mapping | None = None,
+                   title: str | None = None):
+    """Per-epoch ``metric`` (e.g. ``"val_acc"``) of each ``History`` in ``histories`` (lr -> History).
+
+    ``reference`` (same shape) is drawn dashed in the same colours, e.g. a full-scale run.
+    """
+    ax = _axes(ax, figsize=(5, 3.6))
+    for key, history in histories.items():
+        values = np.asarray(getattr(history, metric), dtype=float)
+        (line,) = ax.plot(np.arange(1, len(values) + 1), values, marker="o", markersize=3, label=_run_label(key))
+        if reference and key in reference:
+            ref = np.asarray(getattr(reference[key], metric), dtype=float)
+            ax.plot(np.arange(1, len(ref) + 1), ref, linestyle="--", color=line.get_color(),
+                    label=f"{_run_label(key)} (reference)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric.replace("_", " "))
+    ax.set_title(title or metric.replace("_", " "))
+    ax.legend(fontsize="small")
+    ax.grid(True, alpha=0.3)
+    return ax
+
+
+def plot_step_losses(histories: Mapping, *, window: int = 20, ax=None, title: str | None = None):
+    """Per-step minibatch loss of each History (faint) with its ``window``-step running mean (solid)."""
+    ax = _axes(ax, figsize=(6, 3.6))
+    for key, history in histories.items():
+        loss = np.asarray(history.step_loss, dtype=float)
+        (line,) = ax.plot(loss, alpha=0.25, linewidth=0.8)
+        if len(loss) >= window:
+            smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
+            ax.plot(np.arange(window - 1, len(loss)), smooth, color=line.get_color(), label=_run_label(key))
+    ax.set_xlabel("step")
+    ax.set_ylabel("minibatch loss")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize="small")
+    ax.grid(True, alpha=0.3)
+    return ax

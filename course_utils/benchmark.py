@@ -1,0 +1,227 @@
+"""How fast the course trains, against two yardsticks, on one device and one model.
+
+(a) the course's trainer: :func:`course_utils.training.fit` over a :class:`~course_utils.data.DeviceLoader`
+    (shuffle, crop, flip and normalise on the device);
+(b) the model alone: forward, backward and Adam step on one fixed in-memory batch (the ceiling);
+(c) a typical tutorial pipeline: ``torch.utils.data.DataLoader`` over the same images with PIL
+    transforms (``RandomCrop(32, padding=4)``, ``RandomHorizontalFlip``, ``ToTensor``,
+    ``Normalize``), feeding the same model and optimizer.
+
+Usage::
+
+    python -m course_utils.benchmark                      # mini subset, batch 64, plain CNN
+    python -m course_utils.benchmark --num-images 2560 --workers 0 --repeats 3
+
+Numbers are images per second of training (no evaluation), best of ``repeats``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from . import runtime
+from .data import CIFAR_MEAN, CIFAR_STD, DeviceLoader, load_mini
+from .models import make_cnn
+from .training import fit
+
+
+@dataclass(frozen=True)
+class BenchmarkResult:
+    """Images per second of (a) the trainer, (b) the model alone, (c) a PIL DataLoader, and their ratios."""
+
+    device: str
+    batch_size: int
+    num_images: int
+    threads: int
+    trainer: float      # (a) images/s
+    model_alone: float  # (b) images/s
+    pil_loader: float   # (c) images/s
+    workers: int        # DataLoader worker processes used for (c)
+
+    @property
+    def trainer_vs_model(self) -> float:
+        return self.trainer / self.model_alone
+
+    @property
+    def trainer_vs_pil(self) -> float:
+        return self.trainer / self.pil_loader
+
+    def report(self) -> str:
+        return "\n".join([
+            f"device {self.device} | {self.threads} threads | batch {self.batch_size} | "
+            f"{self.num_images} images per measurement | plain 3-block CNN, Adam",
+            f"{'(a) course trainer (fit + DeviceLoader)':44s} {self.trainer:8.0f} img/s",
+            f"{'(b) model alone, fixed batch':44s} {self.model_alone:8.0f} img/s",
+            f"{f'(c) DataLoader + PIL transforms, {self.workers} workers':44s} {self.pil_loader:8.0f} img/s",
+            f"a/b = {self.trainer_vs_model:.3f}   a/c = {self.trainer_vs_pil:.3f}",
+        ])
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _fresh(device, seed=0):
+    runtime.seed_everything(seed)
+    model = make_cnn(batchnorm=False).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    return model, torch.optim.Adam(model.parameters(), lr=1e-3)
+
+
+def _amp_dtype(device):
+    return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
+
+
+def _step(model, opt, x, y, amp) -> None:
+    """One plain training step, as a tutorial writes it (bf16 autocast on GPUs that have it)."""
+    if x.device.type == "cuda":
+        x = x.contiguous(memory_format=torch.channels_last)
+    with (torch.autocast("cuda", dtype=amp) if amp else torch.autocast("cpu", enabled=False)):
+        logits = model(x)
+    loss = nn.functional.cross_entropy(logits.float(), y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
+def time_trainer(images, labels, batch_size, device, warmup_steps=5) -> float:
+    """(a) images/s of ``fit`` for one epoch over ``images`` with on-device augmentation."""
+    model, opt = _fresh(device)
+    channels_last = device.type == "cuda"
+    warm = DeviceLoader(images[: warmup_steps * batch_size], labels[: warmup_steps * batch_size], batch_size,
+                        device=device, channels_last=channels_last)
+    fit(model, warm, None, opt, 1, device=device, progress=False)
+    loader = DeviceLoader(images, labels, batch_size, device=device, channels_last=channels_last, seed=1)
+    _sync(device)
+    start = time.perf_counter()
+    history = fit(model, loader, None, opt, 1, device=device, progress=False)
+    _sync(device)
+    return history.num_steps * batch_size / (time.perf_counter() - start)
+
+
+def time_model_alone(batch_size, num_steps, device, warmup_steps=5) -> float:
+    """(b) images/s of forward + backward + step on one fixed batch already on the device."""
+    model, opt = _fresh(device)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(batch_size, 3, 32, 32, generator=generator).to(device)
+    y = torch.randint(0, 10, (batch_size,), generator=generator).to(device)
+    if device.type == "cuda":
+        x = x.contiguous(memory_format=torch.channels_last)
+    amp = _amp_dtype(device)
+    for _ in range(warmup_steps):
+        _step(model, opt, x, y, amp)
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(num_steps):
+        _step(model, opt, x, y, amp)
+    _sync(device)
+    return num_steps * batch_size / (time.perf_counter() - start)
+
+
+class _PilDataset(torch.utils.data.Dataset):
+    """The same uint8 images, served the tutorial way: one PIL image at a time through transforms."""
+
+    def __init__(self, images, labels):
+        from torchvision import transforms
+
+        self.images, self.labels = images, labels
+        self.transform = transforms.Compose([
+            transforms.RandomCrop(32, padding=4),
+            transforms.RandomHorizontalFlip(),
+            transforms.ToTensor(),
+            transforms.Normalize(CIFAR_MEAN, CIFAR_STD),
+        ])
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        from PIL import Image
+
+        return self.transform(Image.fromarray(self.images[i])), int(self.labels[i])
+
+
+def time_pil_loader(images, labels, batch_size, device, workers=0, warmup_steps=5) -> float:
+    """(c) images/s of the same model and optimizer fed by a DataLoader with PIL transforms."""
+    model, opt = _fresh(device)
+    amp = _amp_dtype(device)
+    loader = torch.utils.data.DataLoader(_PilDataset(images, labels), batch_size=batch_size, shuffle=True,
+                                         drop_last=True, num_workers=workers, pin_memory=device.type == "cuda",
+                                         persistent_workers=workers > 0,
+                                         generator=torch.Generator().manual_seed(0))
+
+    def run(max_steps=None):
+        steps = 0
+        for x, y in loader:
+            _step(model, opt, x.to(device, non_blocking=True), y.to(device, non_blocking=True), amp)
+            steps += 1
+            if max_steps and steps >= max_steps:
+                break
+        return steps
+
+    run(warmup_steps)
+    _sync(device)
+    start = time.perf_counter()
+    steps = run()
+    _sync(device)
+    return steps * batch_size / (time.perf_counter() - start)
+
+
+def run_benchmark(num_images: int = 2560, batch_size: int = 64, repeats: int = 3, workers: int = 0,
+                  device=None, threads: int | None = None) -> BenchmarkResult:
+    """Measure (a), (b), (c) on the mini subset's first ``num_images`` training images; best of ``repeats``.
+
+    The three are interleaved per repeat, so a busy machine slows them alike.
+
+    Example:
+        >>> result = run_benchmark(num_images=640, repeats=1)   # doctest: +SKIP
+        >>> round(result.trainer_vs_model, 2)                   # doctest: +SKIP
+        0.98
+    """
+    device = torch.device(device) if device is not None else runtime.get_device()
+    if threads:
+        torch.set_num_threads(int(threads))
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    arrays = load_mini() if num_images <= 5000 else None
+    if arrays is None:
+        from .data import load_full
+        arrays = load_full()
+    images, labels = arrays.x_train[:num_images], arrays.y_train[:num_images]
+    if len(images) < num_images:
+        raise ValueError(f"only {len(images)} training images available, asked for {num_images}.")
+    num_steps = num_images // batch_size
+    a, b, c = [], [], []
+    for _ in range(int(repeats)):
+        a.append(time_trainer(images, labels, batch_size, device))
+        b.append(time_model_alone(batch_size, num_steps, device))
+        c.append(time_pil_loader(images, labels, batch_size, device, workers=workers))
+    return BenchmarkResult(device=str(device), batch_size=batch_size, num_images=num_steps * batch_size,
+                           threads=torch.get_num_threads(), trainer=max(a), model_alone=max(b),
+                           pil_loader=max(c), workers=workers)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_utils.benchmark", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--num-images", type=int, default=2560, help="training images per measurement (default 2560)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3, help="best of this many interleaved measurements")
+    parser.add_argument("--workers", type=int, default=0, help="DataLoader workers for (c) (default 0)")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: the course's choice)")
+    args = parser.parse_args(argv)
+    result = run_benchmark(args.num_images, args.batch_size, args.repeats, args.workers, args.device, args.threads)
+    print(result.report())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

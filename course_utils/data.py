@@ -1,0 +1,350 @@
+"""CIFAR-10 (full and the mini subset) and the on-device batch loader.
+
+* Full CIFAR-10 comes from ``torchvision.datasets.CIFAR10(download=True)``.
+* The **mini subset** is rows 0-999 of each training batch (``data_batch_1`` ... ``_5``), then
+  rows 0-999 of ``test_batch``: 5,000 training and 1,000 test images. It is read from
+  ``COURSE_MINI_CIFAR`` or ``<data dir>/cifar10_mini.npz`` when there, else built from the full
+  download; either way its content hash is checked before anything trains on it.
+* :class:`DeviceLoader` keeps the uint8 images as one tensor on the training device and does
+  normalisation, random crop (with padding) and horizontal flip there, a batch at a time:
+  no PIL, no per-image Python, no worker processes.
+
+The data folder is ``COURSE_DATA_DIR`` if set, else ``data/`` of the repository when the
+package runs from a checkout, else ``~/.cache/learning-rate-course``.
+
+Example:
+    >>> data = load_cifar("fast")                        # doctest: +SKIP
+    >>> train = DeviceLoader(data.x_train, data.y_train, batch_size=64, train=True, seed=0)  # doctest: +SKIP
+    >>> x, y = next(iter(train)); x.shape, x.dtype, y.dtype                               # doctest: +SKIP
+    (torch.Size([64, 3, 32, 32]), torch.float32, torch.int64)
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+MINI_SHA256 = "cd06075c48cdba4362e01aa3905b227d0ec52c2d62b3bf36e8fad971226a1136"
+MINI_FILENAME = "cifar10_mini.npz"
+MINI_PER_BATCH = 1000      # rows taken from each official batch file
+TRAIN_BATCH_ROWS = 10_000  # rows per official training batch file
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)  # per channel, over the full training set, pixel scale 0..1
+CIFAR_STD = (0.2470, 0.2435, 0.2616)
+FAST_SIZES = (1000, 500)   # (train, test) images in `fast` mode: the first rows of the mini subset
+_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+class DataUnavailableError(RuntimeError):
+    """CIFAR-10 is neither on disk nor downloadable; the message says what to do."""
+
+
+class DataIntegrityError(RuntimeError):
+    """A CIFAR file on disk is truncated, corrupted or not the expected content."""
+
+
+@dataclass(frozen=True)
+class CifarArrays:
+    """CIFAR images as NumPy arrays: ``x_*`` (N, 32, 32, 3) uint8 HWC RGB, ``y_*`` (N,) uint8 labels."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    name: str = "cifar10"
+    classes: tuple = CLASSES
+
+    def __repr__(self) -> str:
+        return (f"CifarArrays({self.name}: {len(self.x_train)} train / {len(self.x_test)} test images, "
+                f"{len(self.classes)} classes)")
+
+    def head(self, num_train: int, num_test: int, name: str | None = None) -> "CifarArrays":
+        """The first ``num_train`` training and ``num_test`` test rows (a smaller, same-order subset)."""
+        return CifarArrays(self.x_train[:num_train], self.y_train[:num_train],
+                           self.x_test[:num_test], self.y_test[:num_test],
+                           name=name or f"{self.name}[:{num_train}/{num_test}]", classes=self.classes)
+
+
+# ----------------------------------------------------------------------------- where data lives
+
+def data_dir() -> Path:
+    """The folder the course downloads to and builds in (created if missing)."""
+    value = os.environ.get("COURSE_DATA_DIR", "").strip()
+    if value:
+        path = Path(value).expanduser()
+    else:
+        repo = Path(__file__).resolve().parents[1]
+        in_checkout = (repo / "pyproject.toml").is_file() and (repo / "notebooks").is_dir()
+        path = repo / "data" if in_checkout else Path.home() / ".cache" / "learning-rate-course"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# ----------------------------------------------------------------------------- the mini subset
+
+def content_hash(x_train, y_train, x_test, y_test) -> str:
+    """sha256 over the raw bytes of the four arrays, in that order, each C-contiguous."""
+    digest = hashlib.sha256()
+    for array in (x_train, y_train, x_test, y_test):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def verify_mini(data: CifarArrays, source: str = "the mini subset") -> CifarArrays:
+    """Return ``data`` if its shapes, dtypes and content hash are the mini subset's, else raise."""
+    expected = {"x_train": (5000, 32, 32, 3), "y_train": (5000,), "x_test": (1000, 32, 32, 3), "y_test": (1000,)}
+    for key, shape in expected.items():
+        array = getattr(data, key)
+        if array.shape != shape or array.dtype != np.uint8:
+            raise DataIntegrityError(
+                f"{source}: {key} has shape {array.shape} and dtype {array.dtype}, expected {shape} uint8. "
+                "Delete the file and run again to rebuild it from a fresh CIFAR-10 download.")
+    found = content_hash(data.x_train, data.y_train, data.x_test, data.y_test)
+    if found != MINI_SHA256:
+        raise DataIntegrityError(
+            f"{source}: content hash {found[:12]}... does not match the mini subset's {MINI_SHA256[:12]}...; "
+            "the file is corrupted or not the course's subset. Delete it and run again to rebuild it.")
+    return data
+
+
+def read_mini(path) -> CifarArrays:
+    """Read and verify a mini-subset ``.npz``; a truncated or corrupted file raises :class:`DataIntegrityError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataUnavailableError(f"{path} does not exist.")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in _ARRAYS}
+            classes = tuple(str(c) for c in npz["classes"]) if "classes" in npz.files else CLASSES
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as err:
+        raise DataIntegrityError(
+            f"{path} is not a readable mini-subset file ({type(err).__name__}: {err}); it is probably truncated "
+            "or corrupted. Delete it and run again to rebuild it from a CIFAR-10 download.") from None
+    return verify_mini(CifarArrays(**arrays, name="cifar10-mini", classes=classes), source=str(path))
+
+
+def build_mini(full: CifarArrays) -> CifarArrays:
+    """The mini subset of a full CIFAR-10 (rows 0-999 of each training batch, then of the test batch)."""
+    if len(full.x_train) != 5 * TRAIN_BATCH_ROWS or len(full.x_test) != TRAIN_BATCH_ROWS:
+        raise ValueError(f"build_mini needs the full CIFAR-10 (50000/10000 images), got {full!r}.")
+    rows = np.concatenate([np.arange(MINI_PER_BATCH) + b * TRAIN_BATCH_ROWS for b in range(5)])
+    mini = CifarArrays(full.x_train[rows], full.y_train[rows], full.x_test[:MINI_PER_BATCH],
+                       full.y_test[:MINI_PER_BATCH], name="cifar10-mini", classes=full.classes)
+    return verify_mini(mini, source="the subset built from the CIFAR-10 download")
+
+
+def _write_atomic_npz(path: Path, data: CifarArrays) -> None:
+    """Write ``data`` to ``path`` through a temporary file, so a crash never leaves half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **{key: getattr(data, key) for key in _ARRAYS}, classes=np.array(data.classes))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+# ----------------------------------------------------------------------------- full CIFAR-10
+
+def _torchvision_cifar(root: Path, download: bool):
+    """Both splits of torchvision's CIFAR10 under ``root`` (separated so tests can replace it)."""
+    from torchvision.datasets import CIFAR10
+
+    return CIFAR10(root=str(root), train=True, download=download), CIFAR10(root=str(root), train=False, download=download)
+
+
+_OFFLINE_HELP = (
+    "CIFAR-10 is not available: it is not in {root} and downloading it failed ({reason}). "
+    "Connect to the internet and run this cell again (it downloads about 170 MB once), "
+    "or put cifar10_mini.npz (the course's mini subset) in {root}, or point the COURSE_MINI_CIFAR "
+    "environment variable at it, or set COURSE_DATA_DIR to a folder that holds the data."
+)
+
+
+def load_full(root=None, download: bool = True) -> CifarArrays:
+    """Full CIFAR-10 (50,000 train / 10,000 test) as arrays, downloading it into ``root`` if needed.
+
+    The download goes into a temporary folder that is renamed into place only once complete,
+    so a failed download leaves nothing behind. Offline, raises :class:`DataUnavailableError`.
+    """
+    root = Path(root) if root is not None else data_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / "cifar-10-batches-py"
+    if not final.is_dir():
+        if not download:
+            raise DataUnavailableError(_OFFLINE_HELP.format(root=root, reason="download=False"))
+        staging = Path(tempfile.mkdtemp(dir=root, prefix=".cifar10-download-"))
+        try:
+            _torchvision_cifar(staging, download=True)
+            os.replace(staging / "cifar-10-batches-py", final)
+        except Exception as err:
+            raise DataUnavailableError(
+                _OFFLINE_HELP.format(root=root, reason=f"{type(err).__name__}: {err}")) from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    try:
+        train, test = _torchvision_cifar(root, download=False)
+    except RuntimeError as err:  # torchvision's "Dataset not found or corrupted"
+        raise DataIntegrityError(f"{final} is incomplete or corrupted ({err}); delete that folder and run again.") from None
+    return CifarArrays(np.asarray(train.data), np.asarray(train.targets, dtype=np.uint8),
+                       np.asarray(test.data), np.asarray(test.targets, dtype=np.uint8),
+                       name="cifar10", classes=tuple(train.classes))
+
+
+def load_mini(path=None, download: bool = True) -> CifarArrays:
+    """The verified mini subset: from ``path``, ``COURSE_MINI_CIFAR``, ``<data dir>/cifar10_mini.npz``,
+    or else built from a full download (and saved there for next time)."""
+    if path is None:
+        path = os.environ.get("COURSE_MINI_CIFAR", "").strip() or None
+    if path is not None:
+        if not Path(path).is_file():
+            raise DataUnavailableError(
+                f"the mini subset file {path} (from the argument or COURSE_MINI_CIFAR) does not exist; "
+                "fix the path, or unset COURSE_MINI_CIFAR to build the subset from a CIFAR-10 download.")
+        return read_mini(path)
+    cached = data_dir() / MINI_FILENAME
+    if cached.is_file():
+        return read_mini(cached)
+    mini = build_mini(load_full(cached.parent, download=download))
+    _write_atomic_npz(cached, mini)
+    return mini
+
+
+def load_cifar(mode: str) -> CifarArrays:
+    """The data a run mode trains on: ``gpu`` full CIFAR-10, ``cpu`` the mini subset, ``fast`` its first rows.
+
+    Example:
+        >>> load_cifar("fast")    # doctest: +SKIP
+        CifarArrays(cifar10-mini-fast: 1000 train / 500 test images, 10 classes)
+    """
+    if mode == "gpu":
+        return load_full()
+    if mode == "cpu":
+        return load_mini()
+    if mode == "fast":
+        return load_mini().head(*FAST_SIZES, name="cifar10-mini-fast")
+    raise ValueError(f"mode must be 'fast', 'cpu' or 'gpu', got {mode!r}.")
+
+
+# ----------------------------------------------------------------------------- the on-device loader
+
+class DeviceLoader:
+    """Batches of CIFAR images made on the training device: shuffle, crop, flip, normalise.
+
+    Args:
+        images: (N, 32, 32, 3) uint8, HWC (NumPy array or tensor); copied once to ``device``.
+        labels: (N,) integer labels.
+        batch_size: images per batch.
+        train: shuffle (and by default augment) if True; else fixed order, no augmentation,
+            and the last short batch is kept.
+        augment: random crop after ``pad`` pixels of zero padding, and random horizontal flip
+            (default: same as ``train``).
+        seed: seeds the loader's own ``torch.Generator``: two loaders with the same seed give
+            the same order and the same augmentations, whatever else uses the global RNG.
+        device: where the images live and batches are made (default: the CPU).
+        channels_last: return batches in channels-last memory format (faster convolutions on GPUs).
+
+    Each iteration is one epoch and yields ``(x, y)``: x (B, 3, 32, 32) float32, normalised;
+    y (B,) int64.
+
+    Example:
+        >>> import numpy as np
+        >>> loader = DeviceLoader(np.zeros((10, 32, 32, 3), np.uint8), np.arange(10), batch_size=4)
+        >>> len(loader), [tuple(x.shape) for x, _ in loader][0]
+        (2, (4, 3, 32, 32))
+    """
+
+    def __init__(self, images, labels, batch_size: int, *, train: bool = True, augment: bool | None = None,
+                 seed: int = 0, device=None, pad: int = 4, channels_last: bool = False, drop_last: bool | None = None,
+                 mean=CIFAR_MEAN, std=CIFAR_STD):
+        import torch
+
+        images = torch.as_tensor(np.asarray(images)) if not isinstance(images, torch.Tensor) else images
+        labels = torch.as_tensor(np.asarray(labels)) if not isinstance(labels, torch.Tensor) else labels
+        if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[-1] != 3:
+            raise ValueError(f"images must be uint8 of shape (N, H, W, 3), got {images.dtype} {tuple(images.shape)}.")
+        if labels.shape != (images.shape[0],):
+            raise ValueError(f"labels must have shape ({images.shape[0]},), got {tuple(labels.shape)}.")
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        self.batch_size, self.train = int(batch_size), bool(train)
+        self.augment = self.train if augment is None else bool(augment)
+        self.pad = int(pad) if self.augment else 0
+        self.drop_last = self.train if drop_last is None else bool(drop_last)
+        self.channels_last = bool(channels_last)
+        self.num_images, self.height, self.width = images.shape[0], images.shape[1], images.shape[2]
+        # Pad once, here: each batch's crop is then a single gather out of the padded images.
+        p = self.pad
+        padded = torch.nn.functional.pad(images, (0, 0, p, p, p, p)) if p else images
+        self.images = padded.contiguous().to(self.device)
+        self.labels = labels.to(torch.int64).to(self.device)
+        # Normalising (x/255 - mean)/std is one multiply-add per pixel: x*scale + shift.
+        std_t = torch.tensor(std, dtype=torch.float32, device=self.device)
+        self.scale = 1.0 / (255.0 * std_t)
+        self.shift = -torch.tensor(mean, dtype=torch.float32, device=self.device) / std_t
+        self.generator = self._make_generator(seed)
+        self._rows = torch.arange(self.height, device=self.device)
+        self._cols = torch.arange(self.width, device=self.device)
+
+    def _make_generator(self, seed: int):
+        import torch
+
+        try:
+            generator = torch.Generator(device=self.device)
+        except RuntimeError:  # a device without its own generator: draw on the CPU
+            generator = torch.Generator()
+        generator.manual_seed(int(seed))
+        return generator
+
+    def __len__(self) -> int:
+        full, rest = divmod(self.num_images, self.batch_size)
+        return full if (self.drop_last or rest == 0) else full + 1
+
+    def _randint(self, high: int, size: int):
+        import torch
+
+        return torch.randint(high, (size,), generator=self.generator, device=self.generator.device).to(self.device)
+
+    def batch(self, index):
+        """The augmented, normalised batch of rows ``index`` (a (B,) int64 tensor on the device)."""
+        import torch
+
+        size, (h, w) = index.shape[0], (self.height, self.width)
+        if self.augment:
+            dy = self._randint(2 * self.pad + 1, size)
+            dx = self._randint(2 * self.pad + 1, size)
+            flip = self._randint(2, size).bool()
+            rows = dy[:, None] + self._rows                                     # (B, H)
+            cols = torch.where(flip[:, None], dx[:, None] + self._cols.flip(0), dx[:, None] + self._cols)  # (B, W)
+            # One flat gather of whole pixels (3 bytes each) does crop and flip together.
+            hp, wp = h + 2 * self.pad, w + 2 * self.pad
+            flat = (index[:, None, None] * (hp * wp) + rows[:, :, None] * wp + cols[:, None, :]).reshape(-1)
+            x = self.images.view(-1, 3).index_select(0, flat).view(size, h, w, 3)
+        else:
+            x = self.images.index_select(0, index)
+        x = x.permute(0, 3, 1, 2)  # NHWC -> NCHW as a view (channels-last strides)
+        if self.channels_last:
+            x = x.float()
+        else:  # cast and reorder in one copy; the multiply-add below then runs on contiguous memory
+            x = torch.empty((size, 3, h, w), dtype=torch.float32, device=self.device).copy_(x)
+        x = x.mul_(self.scale[:, None, None]).add_(self.shift[:, None, None])
+        return x, self.labels.index_select(0, index)
+
+    def __iter__(self):
+        import torch
+
+        if self.train:
+            order = torch.randperm(self.num_images, generator=self.generator,
+                                   device=self.generator.device).to(self.device)
+        else:
+            order = torch.arange(self.num_images, device=self.device)
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            yield self.batch(order[start:start + self.batch_size])

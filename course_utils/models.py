@@ -1,0 +1,67 @@
+"""The CNNs of lessons 07 and 08: a plain 3-block network and the same with BatchNorm.
+
+Each block is a 3x3 convolution, (BatchNorm,) ReLU and 2x2 max-pooling; 32 -> 16 -> 8 -> 4
+pixels, then a 256-unit hidden layer and 10 outputs (logits). The plain version is the classic
+teaching network: no normalisation anywhere, so how large a learning rate it survives is set
+by its raw weights alone.
+
+Example:
+    >>> import torch
+    >>> model = make_cnn(batchnorm=False)
+    >>> model(torch.zeros(2, 3, 32, 32)).shape
+    torch.Size([2, 10])
+"""
+from __future__ import annotations
+
+from torch import nn
+
+CHANNELS = (32, 64, 128)  # output channels of the three blocks
+HIDDEN = 256              # units of the fully connected hidden layer
+
+
+def conv_block(in_channels: int, out_channels: int, batchnorm: bool) -> nn.Sequential:
+    """3x3 conv (padding 1), optional BatchNorm, ReLU, 2x2 max-pool: halves height and width."""
+    layers = [nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=not batchnorm)]
+    if batchnorm:  # BN's own shift replaces the convolution's bias
+        layers.append(nn.BatchNorm2d(out_channels))
+    layers += [nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+    return nn.Sequential(*layers)
+
+
+def make_cnn(batchnorm: bool = False, num_classes: int = 10, channels=CHANNELS, hidden: int = HIDDEN) -> nn.Sequential:
+    """The course's CNN for (N, 3, 32, 32) images; ``batchnorm=True`` adds BatchNorm after each convolution.
+
+    Weights use PyTorch's default initialisation, drawn from the global RNG: seed it first
+    (``runtime.seed_everything``) for repeatable weights.
+
+    Example:
+        >>> sum(p.numel() for p in make_cnn().parameters())
+        620362
+    """
+    if int(num_classes) != num_classes or num_classes < 2:
+        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}.")
+    blocks, in_channels = [], 3
+    for out_channels in channels:
+        blocks.append(conv_block(in_channels, out_channels, batchnorm))
+        in_channels = out_channels
+    side = 32 // 2 ** len(channels)
+    return nn.Sequential(
+        *blocks,
+        nn.Flatten(),
+        nn.Linear(in_channels * side * side, hidden),
+        nn.ReLU(inplace=True),
+        nn.Linear(hidden, num_classes),
+    )
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def has_batchnorm(model: nn.Module) -> bool:
+    """Whether ``model`` contains any BatchNorm layer."""
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+__all__ = ["make_cnn", "conv_block", "count_parameters", "has_batchnorm", "CHANNELS", "HIDDEN"]

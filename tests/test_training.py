@@ -1,0 +1,164 @@
+"""fit(...) -> History: contents, divergence, schedulers, repeatability; the lr comparison; the reference file."""
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from course_utils import data, models, reference, training
+
+
+def _toy(n=48, seed=0):
+    """A tiny separable problem: 10 classes of 8-pixel images (fits any model that reads (N, 3, 32, 32))."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 10, (n,), generator=g)
+    x = torch.randn(n, 3, 32, 32, generator=g) * 0.1 + y[:, None, None, None].float() / 10
+    return x, y
+
+
+def _batches(x, y, batch_size=8):
+    return [(x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+
+
+def _small_cnn(seed=0):
+    torch.manual_seed(seed)
+    return models.make_cnn(channels=(4, 8, 8), hidden=16)
+
+
+def test_history_holds_per_step_and_per_epoch_data():
+    x, y = _toy()
+    train, val = _batches(x, y), _batches(x[:16], y[:16])
+    model = _small_cnn()
+    h = training.fit(model, train, val, torch.optim.Adam(model.parameters(), lr=1e-3), num_epochs=3,
+                     progress=False, label="toy")
+    assert (h.num_steps, h.num_epochs, h.steps_per_epoch) == (18, 3, 6)
+    assert len(h.step_lr) == 18 and set(h.step_lr) == {1e-3} and h.lr == 1e-3
+    for key in ("train_loss", "train_acc", "val_loss", "val_acc", "epoch_time"):
+        assert len(getattr(h, key)) == 3, key
+    assert all(0 <= a <= 1 for a in h.train_acc + h.val_acc)
+    assert all(isinstance(v, float) and math.isfinite(v) for v in h.step_loss)
+    assert h.train_loss[0] == pytest.approx(np.mean(h.step_loss[:6]))
+    assert not h.diverged and h.diverged_step is None and h.wall_time >= sum(h.epoch_time) * 0.99
+    assert h.label == "toy"
+    # Plain data: JSON and back.
+    again = training.History.from_dict(json.loads(json.dumps(h.to_dict())))
+    assert again == h
+
+
+def test_val_numbers_match_evaluate():
+    x, y = _toy()
+    model = _small_cnn()
+    h = training.fit(model, _batches(x, y), _batches(x, y, 20), torch.optim.SGD(model.parameters(), lr=0.05),
+                     num_epochs=1, progress=False)
+    loss, acc = training.evaluate(model, _batches(x, y, 20))
+    assert h.val_loss[-1] == pytest.approx(loss, rel=1e-5) and h.val_acc[-1] == pytest.approx(acc)
+
+
+def test_a_huge_lr_diverges_cleanly_and_records_where():
+    x, y = _toy()
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 10))
+    h = training.fit(model, _batches(x * 100, y), _batches(x, y), torch.optim.SGD(model.parameters(), lr=1e35),
+                     num_epochs=5, progress=False)
+    assert h.diverged and h.diverged_step is not None
+    assert h.diverged_step == h.num_steps - 1 < 5 * 6
+    assert not math.isfinite(h.step_loss[-1]) and all(math.isfinite(v) for v in h.step_loss[:-1])
+    assert len(h.step_lr) == h.num_steps
+    assert json.loads(json.dumps(h.to_dict()))["step_loss"][-1] is None  # valid JSON, no NaN literal
+    # The weights are those before the non-finite step: finite on the CPU.
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_scheduler_steps_per_step_or_per_epoch_as_asked():
+    x, y = _toy(32)
+    for interval, expected in (("step", [1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0078125]),
+                               ("epoch", [1.0] * 4 + [0.5] * 4)):
+        model = _small_cnn()
+        opt = torch.optim.SGD(model.parameters(), lr=1.0)
+        sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
+        h = training.fit(model, _batches(x, y), None, opt, num_epochs=2, scheduler=sched,
+                         scheduler_interval=interval, progress=False)
+        assert h.step_lr == pytest.approx(expected), interval
+    with pytest.raises(ValueError, match="scheduler_interval"):
+        training.fit(model, _batches(x, y), None, opt, 1, scheduler=sched, progress=False)
+
+
+def test_reduce_on_plateau_reads_the_validation_loss():
+    x, y = _toy(16)
+    model = _small_cnn()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-6)  # nothing moves: a plateau
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=0)
+    h = training.fit(model, _batches(x, y), _batches(x, y), opt, 3, scheduler=sched,
+                     scheduler_interval="epoch", progress=False)
+    assert h.step_lr[0] == pytest.approx(1e-6) and h.step_lr[-1] == pytest.approx(1e-7)
+
+
+def test_fit_is_repeatable_on_the_cpu_with_seeds():
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, 64)
+
+    def run():
+        model = _small_cnn(seed=1)
+        loader = data.DeviceLoader(images, labels, batch_size=16, seed=7)
+        return training.fit(model, loader, None, torch.optim.Adam(model.parameters(), lr=1e-3), 2, progress=False)
+
+    a, b = run(), run()
+    assert a.step_loss == b.step_loss and a.train_acc == b.train_acc
+
+
+def test_fit_rejects_bad_arguments():
+    model = _small_cnn()
+    with pytest.raises(ValueError, match="num_epochs"):
+        training.fit(model, [], None, torch.optim.SGD(model.parameters(), lr=0.1), -1)
+
+
+def test_compare_lrs_shares_init_data_order_and_budget():
+    rng = np.random.default_rng(0)
+    arrays = data.CifarArrays(rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, 64),
+                              rng.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, 20))
+    settings = training.Experiment(lrs=(1e-3, 1e-3, 1e-4), num_epochs=2, batch_size=16)
+    hist = training.compare_lrs(arrays, settings, device="cpu", progress=False)
+    assert list(hist) == [1e-3, 1e-4]  # a repeated lr is one run (dict keys)
+    again = training.compare_lrs(arrays, training.Experiment(lrs=(1e-3,), num_epochs=2, batch_size=16),
+                                 device="cpu", progress=False)
+    assert again[1e-3].step_loss == hist[1e-3].step_loss  # same init and order whatever ran before
+    assert hist[1e-4].step_loss[0] == hist[1e-3].step_loss[0]  # the first loss is before any update
+    assert {h.num_steps for h in hist.values()} == {8}
+    with pytest.raises(ValueError, match="lrs"):
+        training.Experiment(lrs=(-1e-3,))
+    with pytest.raises(ValueError, match="optimizer"):
+        training.Experiment(optimizer="lbfgs")
+
+
+def test_summary_gap_and_noise():
+    h = training.History(lr=1e-3, step_loss=[2.0, 1.9, 1.8, 1.7], train_loss=[1.5], train_acc=[0.8],
+                         val_loss=[1.6], val_acc=[0.6], steps_per_epoch=4)
+    assert training.generalization_gap(h) == pytest.approx(0.2)
+    assert training.loss_noise(h) == pytest.approx(0.0, abs=1e-12)  # a steady fall is trend, not noise
+    h2 = training.History(lr=1e-2, step_loss=[2.0, 1.0, 2.0, 2.0, 1.0], train_acc=[0.5], val_acc=[0.5],
+                          train_loss=[1.6], val_loss=[1.6], steps_per_epoch=5)
+    assert training.loss_noise(h2) > 0
+    rows = training.summarize({1e-3: h, 1e-2: h2})
+    assert rows[0]["best_val_acc"] == 0.6 and rows[1]["gap"] == 0.0
+    table = training.format_summary(rows)
+    assert "1e-03" in table and "60.0%" in table
+
+
+def test_reference_writes_small_json_and_loads_back(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    arrays = data.CifarArrays(rng.integers(0, 256, (32, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, 32),
+                              rng.integers(0, 256, (10, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, 10))
+    monkeypatch.setattr(reference, "load_cifar", lambda mode: arrays)
+    monkeypatch.setattr(reference, "EXPERIMENTS", {"adam": training.Experiment(lrs=(1e-3, 1e-5), batch_size=16)})
+    out = tmp_path / "ref.json"
+    assert reference.main(["--mode", "fast", "--num-epochs", "1", "--out", str(out)]) == 0
+    raw = json.loads(out.read_text())
+    assert raw["mode"] == "fast" and "torch" in raw["versions"] and raw["device"].startswith("cpu")
+    loaded = reference.load_reference(out)
+    h = loaded["experiments"]["adam"]["histories"][1e-3]
+    assert isinstance(h, training.History) and h.num_epochs == 1
+    assert reference.load_reference(tmp_path / "missing.json") is None
+    with pytest.raises(SystemExit):  # a small run may not overwrite the lesson's reference file
+        reference.main(["--mode", "fast"])
