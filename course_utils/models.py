@@ -13,6 +13,7 @@ Example:
 """
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 CHANNELS = (32, 64, 128)  # output channels of the three blocks
@@ -54,6 +55,35 @@ def make_cnn(batchnorm: bool = False, num_classes: int = 10, channels=CHANNELS, 
     )
 
 
+@torch.no_grad()
+def dead_fraction(model: nn.Module, x: torch.Tensor) -> list[float]:
+    """For each ReLU of ``model``, the fraction of its units (channels or features) that output 0
+    for every image of the batch ``x`` (N, 3, 32, 32): "dead" units that pass no signal or gradient.
+
+    Example:
+        >>> len(dead_fraction(make_cnn(), torch.randn(4, 3, 32, 32)))
+        4
+    """
+    fractions, hooks = [], []
+
+    def record(module, inputs, output):
+        alive = (output > 0).flatten(2).any(-1) if output.ndim == 4 else (output > 0)  # (N, units)
+        fractions.append(1.0 - alive.any(0).float().mean().item())
+
+    for module in model.modules():
+        if isinstance(module, nn.ReLU):
+            hooks.append(module.register_forward_hook(record))
+    was_training = model.training
+    model.eval()
+    try:
+        model(x)
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    return fractions
+
+
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -64,4 +94,4 @@ def has_batchnorm(model: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
-__all__ = ["make_cnn", "conv_block", "count_parameters", "has_batchnorm", "CHANNELS", "HIDDEN"]
+__all__ = ["make_cnn", "conv_block", "dead_fraction", "count_parameters", "has_batchnorm", "CHANNELS", "HIDDEN"]

@@ -78,7 +78,10 @@ def plot_curves(curves: Mapping[str, Sequence[float]], *, xlabel: str = "step", 
 
 
 def _run_label(key) -> str:
-    return f"lr {key:g}" if isinstance(key, (int, float)) else str(key)
+    if isinstance(key, (int, float)):
+        from .training import lr_label
+        return f"lr {lr_label(key)}"
+    return str(key)
 
 
 def plot_histories(histories: Mapping, metric: str, *, ax=None, reference: Mapping | None = None,

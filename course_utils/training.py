@@ -285,10 +285,12 @@ def make_optimizer(name: str, params, lr: float, momentum: float = 0.9) -> torch
     raise ValueError(f"optimizer must be 'adam' or 'sgd', got {name!r}.")
 
 
-def compare_lrs(arrays: CifarArrays, settings: Experiment, *, device=None, progress: bool = True) -> dict:
+def compare_lrs(arrays: CifarArrays, settings: Experiment, *, device=None, progress: bool = True,
+                return_models: bool = False):
     """Train one run per ``settings.lrs`` from the same initial weights, data order and budget.
 
-    Returns ``{lr: History}`` in the order of ``settings.lrs``.
+    Returns ``{lr: History}`` in the order of ``settings.lrs``; with ``return_models=True`` also
+    ``{lr: trained model}``, as ``(histories, models)``.
 
     Example:
         >>> histories = compare_lrs(load_cifar("fast"), Experiment(num_epochs=2))   # doctest: +SKIP
@@ -300,7 +302,7 @@ def compare_lrs(arrays: CifarArrays, settings: Experiment, *, device=None, progr
     initial = copy.deepcopy(make_cnn(batchnorm=settings.batchnorm).state_dict())
     val = DeviceLoader(arrays.x_test, arrays.y_test, settings.eval_batch_size, train=False,
                        device=device, channels_last=on_gpu)
-    histories = {}
+    histories, trained = {}, {}
     for lr in settings.lrs:
         model = make_cnn(batchnorm=settings.batchnorm)
         model.load_state_dict(initial)
@@ -309,13 +311,26 @@ def compare_lrs(arrays: CifarArrays, settings: Experiment, *, device=None, progr
                              augment=settings.augment, seed=settings.seed, device=device, channels_last=on_gpu)
         model.to(device)
         optimizer = make_optimizer(settings.optimizer, model.parameters(), lr, settings.momentum)
-        name = f"{settings.optimizer} lr={lr:g}" + (" +BN" if settings.batchnorm else "")
+        name = f"{settings.optimizer} lr={lr_label(lr)}" + (" +BN" if settings.batchnorm else "")
         histories[lr] = fit(model, train, val, optimizer, settings.num_epochs, device=device,
                             progress=progress, label=name)
-    return histories
+        if return_models:
+            trained[lr] = model
+    return (histories, trained) if return_models else histories
 
 
 # ----------------------------------------------------------------------------- reading histories
+
+def lr_label(lr: float) -> str:
+    """A learning rate as the course writes it: ``1e-3`` rather than ``0.001``, ``3e-4``, ``0.5``.
+
+    Example:
+        >>> lr_label(0.001), lr_label(3e-4), lr_label(0.5)
+        ('1e-3', '3e-4', '0.5')
+    """
+    text = f"{lr:g}" if 1e-2 < lr < 1e3 else f"{lr:.0e}"
+    return text.replace("e-0", "e-").replace("e+0", "e")
+
 
 def generalization_gap(history: History) -> float:
     """Final training accuracy minus final validation accuracy (a fraction; NaN without epochs)."""
@@ -360,7 +375,7 @@ def format_summary(rows: list[dict]) -> str:
     head = f"{'lr':>8} {'final val acc':>14} {'best val acc':>13} {'train acc':>10} {'gap':>7} {'train loss':>11} {'loss noise':>11} {'diverged':>9}"
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['lr']:>8.0e} {100 * r['final_val_acc']:>13.1f}% {100 * r['best_val_acc']:>12.1f}% "
+        lines.append(f"{lr_label(r['lr']):>8} {100 * r['final_val_acc']:>13.1f}% {100 * r['best_val_acc']:>12.1f}% "
                      f"{100 * r['final_train_acc']:>9.1f}% {100 * r['gap']:>6.1f}% {r['final_train_loss']:>11.3f} "
                      f"{r['loss_noise']:>11.3f} {str(r['diverged']):>9}")
     return "\n".join(lines)

@@ -143,7 +143,7 @@ def test_summary_gap_and_noise():
     rows = training.summarize({1e-3: h, 1e-2: h2})
     assert rows[0]["best_val_acc"] == 0.6 and rows[1]["gap"] == 0.0
     table = training.format_summary(rows)
-    assert "1e-03" in table and "60.0%" in table
+    assert "1e-3" in table and "60.0%" in table
 
 
 def test_reference_writes_small_json_and_loads_back(tmp_path, monkeypatch):
@@ -162,3 +162,19 @@ def test_reference_writes_small_json_and_loads_back(tmp_path, monkeypatch):
     assert reference.load_reference(tmp_path / "missing.json") is None
     with pytest.raises(SystemExit):  # a small run may not overwrite the lesson's reference file
         reference.main(["--mode", "fast"])
+
+
+def test_dead_fraction_counts_units_that_never_fire():
+    model = _small_cnn()
+    x, _ = _toy(8)
+    alive = models.dead_fraction(model, x)
+    assert len(alive) == 4 and all(0 <= f < 1 for f in alive)
+    with torch.no_grad():  # push every first-layer pre-activation below zero
+        model[0][0].weight.zero_()
+        model[0][0].bias.fill_(-1.0)
+    assert models.dead_fraction(model, x)[0] == 1.0
+    assert model.training  # the mode is restored
+
+
+def test_lr_label_writes_powers_of_ten_the_course_way():
+    assert [training.lr_label(v) for v in (1e-2, 1e-3, 1e-5, 3e-4, 0.1)] == ["1e-2", "1e-3", "1e-5", "3e-4", "0.1"]
