@@ -5,7 +5,9 @@
 (b) the model alone: forward, backward and Adam step on one fixed in-memory batch (the ceiling);
 (c) a typical tutorial pipeline: ``torch.utils.data.DataLoader`` over the same images with PIL
     transforms (``RandomCrop(32, padding=4)``, ``RandomHorizontalFlip``, ``ToTensor``,
-    ``Normalize``), feeding the same model and optimizer.
+    ``Normalize``), feeding the same model and optimizer run exactly as the trainer runs it
+    (so a/c is the input pipeline's doing alone); also as a tutorial writes the loop (PyTorch's
+    default memory format, fp32), which is what a learner's own loop would get.
 
 Usage::
 
@@ -27,21 +29,28 @@ from torch import nn
 from . import runtime
 from .data import CIFAR_MEAN, CIFAR_STD, DeviceLoader, load_mini
 from .models import make_cnn
-from .training import fit
+from .training import default_channels_last, fit
 
 
 @dataclass(frozen=True)
 class BenchmarkResult:
-    """Images per second of (a) the trainer, (b) the model alone, (c) a PIL DataLoader, and their ratios."""
+    """Images per second of (a) the trainer, (b) the model alone, (c) a PIL DataLoader, and their ratios.
+
+    (b) and (c) run the model exactly as the trainer does (memory format, mixed precision), so
+    a/b and a/c measure the input pipeline and the loop alone; ``tutorial`` is (c) as a tutorial
+    writes it, with PyTorch's default memory format and fp32.
+    """
 
     device: str
     batch_size: int
     num_images: int
     threads: int
-    trainer: float      # (a) images/s
-    model_alone: float  # (b) images/s
-    pil_loader: float   # (c) images/s
-    workers: int        # DataLoader worker processes used for (c)
+    channels_last: bool  # the trainer's memory format, also used by (b) and (c)
+    trainer: float       # (a) images/s
+    model_alone: float   # (b) images/s
+    pil_loader: float    # (c) images/s
+    tutorial: float      # (c) with default memory format and fp32, images/s
+    workers: int         # DataLoader worker processes used for (c)
 
     @property
     def trainer_vs_model(self) -> float:
@@ -51,14 +60,22 @@ class BenchmarkResult:
     def trainer_vs_pil(self) -> float:
         return self.trainer / self.pil_loader
 
+    @property
+    def trainer_vs_tutorial(self) -> float:
+        return self.trainer / self.tutorial
+
     def report(self) -> str:
+        fmt = "channels-last" if self.channels_last else "default memory format"
         return "\n".join([
             f"device {self.device} | {self.threads} threads | batch {self.batch_size} | "
-            f"{self.num_images} images per measurement | plain 3-block CNN, Adam",
-            f"{'(a) course trainer (fit + DeviceLoader)':44s} {self.trainer:8.0f} img/s",
-            f"{'(b) model alone, fixed batch':44s} {self.model_alone:8.0f} img/s",
-            f"{f'(c) DataLoader + PIL transforms, {self.workers} workers':44s} {self.pil_loader:8.0f} img/s",
-            f"a/b = {self.trainer_vs_model:.3f}   a/c = {self.trainer_vs_pil:.3f}",
+            f"{self.num_images} images per measurement | plain 3-block CNN, Adam | best of repeats",
+            f"{'(a) course trainer (fit + DeviceLoader)':52s} {self.trainer:8.0f} img/s",
+            f"{'(b) model alone, fixed batch':52s} {self.model_alone:8.0f} img/s",
+            f"{f'(c) DataLoader + PIL transforms, {self.workers} workers':52s} {self.pil_loader:8.0f} img/s",
+            f"{'(c) as a tutorial writes it (default format, fp32)':52s} {self.tutorial:8.0f} img/s",
+            f"(a), (b) and the first (c) use {fmt}",
+            f"a/b = {self.trainer_vs_model:.3f}   a/c = {self.trainer_vs_pil:.3f}   "
+            f"a/c(tutorial) = {self.trainer_vs_tutorial:.3f}",
         ])
 
 
@@ -67,10 +84,10 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _fresh(device, seed=0):
+def _fresh(device, channels_last: bool, seed=0):
     runtime.seed_everything(seed)
     model = make_cnn(batchnorm=False).to(device)
-    if device.type == "cuda":
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model, torch.optim.Adam(model.parameters(), lr=1e-3)
 
@@ -79,9 +96,9 @@ def _amp_dtype(device):
     return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
 
 
-def _step(model, opt, x, y, amp) -> None:
-    """One plain training step, as a tutorial writes it (bf16 autocast on GPUs that have it)."""
-    if x.device.type == "cuda":
+def _step(model, opt, x, y, amp, channels_last: bool) -> None:
+    """One plain training step (bf16 autocast when ``amp`` is set)."""
+    if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     with (torch.autocast("cuda", dtype=amp) if amp else torch.autocast("cpu", enabled=False)):
         logits = model(x)
@@ -93,8 +110,8 @@ def _step(model, opt, x, y, amp) -> None:
 
 def time_trainer(images, labels, batch_size, device, warmup_steps=5) -> float:
     """(a) images/s of ``fit`` for one epoch over ``images`` with on-device augmentation."""
-    model, opt = _fresh(device)
-    channels_last = device.type == "cuda"
+    channels_last = default_channels_last(device)
+    model, opt = _fresh(device, channels_last)
     warm = DeviceLoader(images[: warmup_steps * batch_size], labels[: warmup_steps * batch_size], batch_size,
                         device=device, channels_last=channels_last)
     fit(model, warm, None, opt, 1, device=device, progress=False)
@@ -106,21 +123,19 @@ def time_trainer(images, labels, batch_size, device, warmup_steps=5) -> float:
     return history.num_steps * batch_size / (time.perf_counter() - start)
 
 
-def time_model_alone(batch_size, num_steps, device, warmup_steps=5) -> float:
-    """(b) images/s of forward + backward + step on one fixed batch already on the device."""
-    model, opt = _fresh(device)
-    generator = torch.Generator().manual_seed(0)
-    x = torch.randn(batch_size, 3, 32, 32, generator=generator).to(device)
-    y = torch.randint(0, 10, (batch_size,), generator=generator).to(device)
-    if device.type == "cuda":
-        x = x.contiguous(memory_format=torch.channels_last)
+def time_model_alone(images, labels, batch_size, num_steps, device, warmup_steps=5) -> float:
+    """(b) images/s of forward + backward + step on one fixed batch of ``images`` already on the device."""
+    channels_last = default_channels_last(device)
+    model, opt = _fresh(device, channels_last)
+    x, y = next(iter(DeviceLoader(images[:batch_size], labels[:batch_size], batch_size, train=False,
+                                  device=device, channels_last=channels_last)))
     amp = _amp_dtype(device)
     for _ in range(warmup_steps):
-        _step(model, opt, x, y, amp)
+        _step(model, opt, x, y, amp, channels_last)
     _sync(device)
     start = time.perf_counter()
     for _ in range(num_steps):
-        _step(model, opt, x, y, amp)
+        _step(model, opt, x, y, amp, channels_last)
     _sync(device)
     return num_steps * batch_size / (time.perf_counter() - start)
 
@@ -148,10 +163,14 @@ class _PilDataset(torch.utils.data.Dataset):
         return self.transform(Image.fromarray(self.images[i])), int(self.labels[i])
 
 
-def time_pil_loader(images, labels, batch_size, device, workers=0, warmup_steps=5) -> float:
-    """(c) images/s of the same model and optimizer fed by a DataLoader with PIL transforms."""
-    model, opt = _fresh(device)
-    amp = _amp_dtype(device)
+def time_pil_loader(images, labels, batch_size, device, workers=0, warmup_steps=5, tutorial=False) -> float:
+    """(c) images/s of the same model and optimizer fed by a DataLoader with PIL transforms.
+
+    ``tutorial=True``: run the model as a tutorial does, default memory format and fp32.
+    """
+    channels_last = default_channels_last(device) and not tutorial
+    model, opt = _fresh(device, channels_last)
+    amp = None if tutorial else _amp_dtype(device)
     loader = torch.utils.data.DataLoader(_PilDataset(images, labels), batch_size=batch_size, shuffle=True,
                                          drop_last=True, num_workers=workers, pin_memory=device.type == "cuda",
                                          persistent_workers=workers > 0,
@@ -160,7 +179,7 @@ def time_pil_loader(images, labels, batch_size, device, workers=0, warmup_steps=
     def run(max_steps=None):
         steps = 0
         for x, y in loader:
-            _step(model, opt, x.to(device, non_blocking=True), y.to(device, non_blocking=True), amp)
+            _step(model, opt, x.to(device, non_blocking=True), y.to(device, non_blocking=True), amp, channels_last)
             steps += 1
             if max_steps and steps >= max_steps:
                 break
@@ -198,14 +217,15 @@ def run_benchmark(num_images: int = 2560, batch_size: int = 64, repeats: int = 3
     if len(images) < num_images:
         raise ValueError(f"only {len(images)} training images available, asked for {num_images}.")
     num_steps = num_images // batch_size
-    a, b, c = [], [], []
+    a, b, c, t = [], [], [], []
     for _ in range(int(repeats)):
         a.append(time_trainer(images, labels, batch_size, device))
-        b.append(time_model_alone(batch_size, num_steps, device))
+        b.append(time_model_alone(images, labels, batch_size, num_steps, device))
         c.append(time_pil_loader(images, labels, batch_size, device, workers=workers))
+        t.append(time_pil_loader(images, labels, batch_size, device, workers=workers, tutorial=True))
     return BenchmarkResult(device=str(device), batch_size=batch_size, num_images=num_steps * batch_size,
-                           threads=torch.get_num_threads(), trainer=max(a), model_alone=max(b),
-                           pil_loader=max(c), workers=workers)
+                           threads=torch.get_num_threads(), channels_last=default_channels_last(device),
+                           trainer=max(a), model_alone=max(b), pil_loader=max(c), tutorial=max(t), workers=workers)
 
 
 def main(argv=None) -> int:

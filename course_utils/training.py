@@ -101,6 +101,15 @@ def _autocast_dtype(device: torch.device, amp):
     raise ValueError(f"amp must be 'auto', True, False, torch.bfloat16 or torch.float16, got {amp!r}.")
 
 
+def default_channels_last(device) -> bool:
+    """Whether to train in channels-last memory format on ``device``: on CUDA and on the CPU.
+
+    Both run these convolutions faster with channels innermost (measured on a 2-core CPU:
+    about 1.35x for the plain CNN, batch 64, forward + backward + Adam).
+    """
+    return torch.device(device).type in ("cpu", "cuda")
+
+
 def _model_device(model: nn.Module) -> torch.device:
     for p in model.parameters():
         return p.device
@@ -150,7 +159,7 @@ def fit(model: nn.Module, train_loader, val_data, optimizer: torch.optim.Optimiz
         device: where to train (default: where the model's parameters are).
         amp: mixed precision on CUDA: ``"auto"`` = bf16 where supported, else fp16 with a
             ``GradScaler``; ``False`` for fp32. Ignored on the CPU.
-        channels_last: channels-last memory format (default: on CUDA only).
+        channels_last: channels-last memory format (default: :func:`default_channels_last`).
         progress: show a ``tqdm.auto`` bar (also off when ``COURSE_PROGRESS=0``).
 
     On the CPU a non-finite loss stops the run at that step, before the update; on a GPU the
@@ -175,7 +184,7 @@ def fit(model: nn.Module, train_loader, val_data, optimizer: torch.optim.Optimiz
     loss_fn = loss_fn or nn.functional.cross_entropy
     dtype = _autocast_dtype(device, amp)
     scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
-    channels_last = (device.type == "cuda") if channels_last is None else bool(channels_last)
+    channels_last = default_channels_last(device) if channels_last is None else bool(channels_last)
     model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
     sync_each_step = device.type == "cpu"  # reading a CPU scalar costs nothing; on a GPU it would stall the queue
     plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
@@ -195,7 +204,7 @@ def fit(model: nn.Module, train_loader, val_data, optimizer: torch.optim.Optimiz
         seen, step, bad_step = 0, 0, None
         for step, (x, y) in enumerate(train_loader):
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            if channels_last:
+            if channels_last and x.ndim == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
             with (torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()):
                 logits = model(x)
@@ -297,18 +306,19 @@ def compare_lrs(arrays: CifarArrays, settings: Experiment, *, device=None, progr
         >>> {lr: h.val_acc[-1] for lr, h in histories.items()}                      # doctest: +SKIP
     """
     device = torch.device(device) if device is not None else runtime.get_device()
-    on_gpu = device.type == "cuda"
+    channels_last = default_channels_last(device)
     runtime.seed_everything(settings.seed)
     initial = copy.deepcopy(make_cnn(batchnorm=settings.batchnorm).state_dict())
     val = DeviceLoader(arrays.x_test, arrays.y_test, settings.eval_batch_size, train=False,
-                       device=device, channels_last=on_gpu)
+                       device=device, channels_last=channels_last)
     histories, trained = {}, {}
     for lr in settings.lrs:
         model = make_cnn(batchnorm=settings.batchnorm)
         model.load_state_dict(initial)
         # A fresh loader with the same seed: same order and same augmentations in every run.
         train = DeviceLoader(arrays.x_train, arrays.y_train, settings.batch_size, train=True,
-                             augment=settings.augment, seed=settings.seed, device=device, channels_last=on_gpu)
+                             augment=settings.augment, seed=settings.seed, device=device,
+                             channels_last=channels_last)
         model.to(device)
         optimizer = make_optimizer(settings.optimizer, model.parameters(), lr, settings.momentum)
         name = f"{settings.optimizer} lr={lr_label(lr)}" + (" +BN" if settings.batchnorm else "")

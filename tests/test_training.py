@@ -178,3 +178,11 @@ def test_dead_fraction_counts_units_that_never_fire():
 
 def test_lr_label_writes_powers_of_ten_the_course_way():
     assert [training.lr_label(v) for v in (1e-2, 1e-3, 1e-5, 3e-4, 0.1)] == ["1e-2", "1e-3", "1e-5", "3e-4", "0.1"]
+
+
+def test_fit_takes_inputs_that_are_not_images():
+    torch.manual_seed(0)
+    model = nn.Linear(5, 3)
+    batches = [(torch.randn(4, 5), torch.randint(0, 3, (4,))) for _ in range(3)]
+    h = training.fit(model, batches, batches, torch.optim.SGD(model.parameters(), lr=0.1), 2, progress=False)
+    assert h.num_steps == 6 and len(h.val_acc) == 2
