@@ -164,7 +164,8 @@ _OFFLINE_HELP = (
     "CIFAR-10 is not available: it is not in {root} and downloading it failed ({reason}). "
     "Connect to the internet and run this cell again (it downloads about 170 MB once), "
     "or put cifar10_mini.npz (the course's mini subset) in {root}, or point the COURSE_MINI_CIFAR "
-    "environment variable at it, or set COURSE_DATA_DIR to a folder that holds the data."
+    "environment variable at it (and, on a GPU, set COURSE_MODE=cpu to train on that subset), "
+    "or set COURSE_DATA_DIR to a folder that holds the data."
 )
 
 

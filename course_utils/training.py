@@ -201,7 +201,7 @@ def fit(model: nn.Module, train_loader, val_data, optimizer: torch.optim.Optimiz
         epoch_start = time.perf_counter()
         losses = torch.empty(steps_per_epoch, device=device)
         correct = torch.zeros((), device=device, dtype=torch.int64)
-        seen, step, bad_step = 0, 0, None
+        seen, done, bad_step = 0, 0, None
         for step, (x, y) in enumerate(train_loader):
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             if channels_last and x.ndim == 4:
@@ -210,6 +210,7 @@ def fit(model: nn.Module, train_loader, val_data, optimizer: torch.optim.Optimiz
                 logits = model(x)
             loss = loss_fn(logits.float(), y)
             losses[step] = loss.detach()
+            done = step + 1
             history.step_lr.append(float(optimizer.param_groups[0]["lr"]))
             if sync_each_step and not math.isfinite(loss.item()):
                 bad_step = step
@@ -227,9 +228,6 @@ def fit(model: nn.Module, train_loader, val_data, optimizer: torch.optim.Optimiz
             if scheduler is not None and scheduler_interval == "step":
                 scheduler.step()
             bar.update(1)
-        else:
-            step = steps_per_epoch - 1 if steps_per_epoch else -1
-        done = step + 1
         epoch_losses = losses[:done].tolist()  # the one read-back of the epoch
         if bad_step is None:
             bad = [i for i, v in enumerate(epoch_losses) if not math.isfinite(v)]
