@@ -4,7 +4,8 @@ Environment variables set here reach the notebook kernels nbval starts, because 
 inherit this process's environment.
 """
 import os
-from pathlib import Path
+
+from course_utils import _course
 
 # Small, quiet runs under test: the `fast` mode and no progress bars (explicit settings win).
 os.environ.setdefault("COURSE_MODE", "fast")
@@ -12,6 +13,6 @@ os.environ.setdefault("COURSE_PROGRESS", "0")
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
 # Developer machines and CI have the CIFAR-10 mini subset beside the repository: use it, offline.
-_shared_mini = Path(__file__).resolve().parent.parent / "shared" / "data" / "cifar10_mini.npz"
-if _shared_mini.is_file():
+_shared_mini = _course.shared_mini_cifar()
+if _shared_mini is not None:
     os.environ.setdefault("COURSE_MINI_CIFAR", str(_shared_mini))

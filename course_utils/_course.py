@@ -13,3 +13,12 @@ def colab_url(notebook_path: str) -> str:
 def pip_url() -> str:
     """What pip installs the helper package from on Colab."""
     return f"git+https://github.com/{REPOSITORY}@{BRANCH}"
+
+
+def shared_mini_cifar():
+    """The CIFAR-10 mini subset that developer machines and CI keep beside the repository
+    (``../shared/data/cifar10_mini.npz``), or ``None`` on a learner's machine."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10_mini.npz"
+    return path if path.is_file() else None

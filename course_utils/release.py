@@ -126,8 +126,11 @@ def execute(nb, cwd: Path, mode: str = "cpu", timeout: int = 1800):
     from nbclient import NotebookClient
 
     nb = copy.deepcopy(nb)
-    saved = {k: os.environ.get(k) for k in ("COURSE_MODE", "COURSE_PROGRESS")}
+    saved = {k: os.environ.get(k) for k in ("COURSE_MODE", "COURSE_PROGRESS", "COURSE_MINI_CIFAR")}
     os.environ.update(COURSE_MODE=mode, COURSE_PROGRESS="0")
+    shared_mini = _course.shared_mini_cifar()
+    if shared_mini is not None:  # a developer checkout: run the CIFAR lessons offline, like the tests
+        os.environ.setdefault("COURSE_MINI_CIFAR", str(shared_mini))
     try:
         NotebookClient(nb, timeout=timeout, kernel_name="python3",
                        resources={"metadata": {"path": str(cwd)}}).execute()
