@@ -29,7 +29,7 @@ from torch import nn
 from . import runtime
 from .data import CIFAR_MEAN, CIFAR_STD, DeviceLoader, load_mini
 from .models import make_cnn
-from .training import default_channels_last, fit
+from .training import _autocast_dtype, default_channels_last, fit
 
 
 @dataclass(frozen=True)
@@ -92,10 +92,6 @@ def _fresh(device, channels_last: bool, seed=0):
     return model, torch.optim.Adam(model.parameters(), lr=1e-3)
 
 
-def _amp_dtype(device):
-    return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
-
-
 def _step(model, opt, x, y, amp, channels_last: bool) -> None:
     """One plain training step (bf16 autocast when ``amp`` is set)."""
     if channels_last:
@@ -129,7 +125,7 @@ def time_model_alone(images, labels, batch_size, num_steps, device, warmup_steps
     model, opt = _fresh(device, channels_last)
     x, y = next(iter(DeviceLoader(images[:batch_size], labels[:batch_size], batch_size, train=False,
                                   device=device, channels_last=channels_last)))
-    amp = _amp_dtype(device)
+    amp = _autocast_dtype(device, "auto")  # the trainer's precision: bf16, else fp16, on CUDA
     for _ in range(warmup_steps):
         _step(model, opt, x, y, amp, channels_last)
     _sync(device)
@@ -170,7 +166,7 @@ def time_pil_loader(images, labels, batch_size, device, workers=0, warmup_steps=
     """
     channels_last = default_channels_last(device) and not tutorial
     model, opt = _fresh(device, channels_last)
-    amp = None if tutorial else _amp_dtype(device)
+    amp = None if tutorial else _autocast_dtype(device, "auto")
     loader = torch.utils.data.DataLoader(_PilDataset(images, labels), batch_size=batch_size, shuffle=True,
                                          drop_last=True, num_workers=workers, pin_memory=device.type == "cuda",
                                          persistent_workers=workers > 0,
