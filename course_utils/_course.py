@@ -15,10 +15,21 @@ def pip_url() -> str:
     return f"git+https://github.com/{REPOSITORY}@{BRANCH}"
 
 
+def checkout_root():
+    """The repository's root folder when the package runs from a checkout (an editable install or
+    ``PYTHONPATH``), else ``None`` (an installed wheel, as on Colab). The one place that decides it."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    is_checkout = (root / "pyproject.toml").is_file() and (root / "notebooks" / "solutions").is_dir()
+    return root if is_checkout else None
+
+
 def shared_mini_cifar():
     """The CIFAR-10 mini subset that developer machines and CI keep beside the repository
     (``../shared/data/cifar10_mini.npz``), or ``None`` on a learner's machine."""
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10_mini.npz"
+    root = checkout_root()
+    if root is None:
+        return None
+    path = root.parent / "shared" / "data" / "cifar10_mini.npz"
     return path if path.is_file() else None

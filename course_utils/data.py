@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _course
+
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 MINI_SHA256 = "cd06075c48cdba4362e01aa3905b227d0ec52c2d62b3bf36e8fad971226a1136"
 MINI_FILENAME = "cifar10_mini.npz"
@@ -79,9 +81,8 @@ def data_dir() -> Path:
     if value:
         path = Path(value).expanduser()
     else:
-        repo = Path(__file__).resolve().parents[1]
-        in_checkout = (repo / "pyproject.toml").is_file() and (repo / "notebooks").is_dir()
-        path = repo / "data" if in_checkout else Path.home() / ".cache" / "learning-rate-course"
+        repo = _course.checkout_root()
+        path = repo / "data" if repo is not None else Path.home() / ".cache" / "learning-rate-course"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

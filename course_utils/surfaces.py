@@ -92,6 +92,30 @@ class Quadratic:
         """Worst-case factor per step, max |1 - lr λ|: below 1 means convergence."""
         return float(np.max(np.abs(self.factors(lr))))
 
+    def level_curve(self, level: float, num_points: int = 90) -> np.ndarray:
+        """The closed curve f(w) = ``level`` of a 2D bowl, as ``num_points`` points of shape (num_points, 2).
+
+        Computed from the bowl's own ``A`` (its eigenvectors are the ellipse's axes, the half-axis
+        along eigenvalue λ is sqrt(2·level/λ)), so a drawn contour is exactly a level set.
+
+        Example:
+            >>> bowl = make_bowl((1.0, 10.0), angle_deg=30)
+            >>> curve = bowl.level_curve(2.0)
+            >>> curve.shape, bool(np.allclose(bowl.value(curve), 2.0))
+            ((90, 2), True)
+        """
+        if self.dim != 2:
+            raise ValueError(f"level_curve draws 2D bowls; this one has dimension {self.dim}.")
+        level = float(level)
+        if not (np.isfinite(level) and level > 0):
+            raise ValueError(f"level must be a positive loss value (the minimum is 0), got {level}.")
+        if int(num_points) != num_points or num_points < 3:
+            raise ValueError(f"num_points must be an integer >= 3, got {num_points!r}.")
+        lambdas, vectors = np.linalg.eigh(self.A)   # columns of `vectors`: the bowl's axes
+        theta = np.linspace(0.0, 2 * np.pi, int(num_points))
+        unit = np.stack([np.cos(theta), np.sin(theta)], axis=-1)
+        return (unit * np.sqrt(2 * level / lambdas)) @ vectors.T
+
 
 def make_bowl(lambdas=(1.0, 10.0), angle_deg: float = 0.0) -> Quadratic:
     """A 2D bowl with eigenvalues ``lambdas`` whose axes are rotated by ``angle_deg`` degrees.

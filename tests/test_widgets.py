@@ -53,8 +53,8 @@ def test_update_redraws_well_under_a_second():
         state = explorer.update(lr, kappa)
         timings.append(time.perf_counter() - start)
         assert state.lr == lr and state.kappa == kappa
-        assert explorer._image.value[:8] == b"\x89PNG\r\n\x1a\n"
-        assert f"lr = {lr:.4g}" in explorer._numbers.value
+        assert explorer.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"lr = {lr:.4g}" in explorer.numbers.value
     assert max(timings) < 0.5, f"redraw took {max(timings):.2f}s"
     plt.close("all")
 
@@ -77,3 +77,54 @@ def test_static_grid_has_one_titled_panel_per_pair():
     assert all("steps" in t for t in titles[:2] + titles[3:5])
     assert len(axes[0, 0].lines) >= len(widgets.LEVELS) + 2
     plt.close("all")
+
+
+def _drawn_curves(ax):
+    """The (k, 2) point arrays of every closed line on ``ax`` (contours; trajectories are open)."""
+    curves = [np.column_stack(line.get_data()) for line in ax.lines]
+    return [c for c in curves if len(c) > 3 and np.allclose(c[0], c[-1])]
+
+
+def _assert_level_sets(curves, surface):
+    assert curves, "no contour was drawn"
+    for curve in curves:
+        values = surface.value(curve)
+        assert np.ptp(values) <= 1e-9 * values.mean(), (
+            f"a drawn contour is not a level set: the loss along it runs from {values.min():.3g} to {values.max():.3g}")
+
+
+@pytest.mark.parametrize("kappa", [1.0, 3.0, 10.0, 100.0])
+def test_explorer_contours_are_level_sets_of_its_bowl(kappa):
+    explorer = widgets.LRExplorer(lr=0.1, kappa=10.0)
+    state = explorer.update(0.05, kappa)   # contours are moved, not redrawn: test the moved ones
+    _assert_level_sets(_drawn_curves(explorer.ax_path), state.bowl)
+    assert state.bowl.A == pytest.approx(widgets.explorer_bowl(kappa).A)
+
+
+def test_static_grid_contours_are_level_sets():
+    kappas = (2.0, 50.0)
+    axes = widgets.plot_explorer_grid(lrs=(0.02, 0.15), kappas=kappas)
+    for row, kappa in zip(axes, kappas):
+        for ax in row:
+            _assert_level_sets(_drawn_curves(ax), widgets.explorer_bowl(kappa))
+    plt.close("all")
+
+
+def test_plot_contours_draws_level_sets_of_its_function():
+    from matplotlib.contour import ContourSet
+
+    from course_utils import plotting, surfaces
+
+    for surface, lim in [(surfaces.make_bowl((1.0, 10.0), angle_deg=30.0), 2.5), (surfaces.PlateauSurface(), 6.0)]:
+        ax = plotting.plot_contours(surface.value, xlim=(-lim, lim), ylim=(-lim, lim), resolution=300)
+        (contour_set,) = [c for c in ax.get_children() if isinstance(c, ContourSet)]
+        checked = 0
+        for level, path in zip(contour_set.levels, contour_set.get_paths()):
+            if len(path.vertices) == 0:
+                continue
+            values = surface.value(path.vertices)
+            # matplotlib interpolates linearly between grid points: a small relative error is expected
+            assert np.max(np.abs(values - level)) <= 0.02 * abs(level) + 1e-3, f"level {level:.3g}"
+            checked += 1
+        assert checked >= 5
+        plt.close("all")

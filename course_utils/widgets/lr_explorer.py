@@ -1,12 +1,12 @@
-"""Interactive explorers (ipywidgets), each with a static figure for viewers without a kernel.
+"""Lesson 02's explorer, with its static figure for viewers without a kernel.
 
-The lesson-02 explorer: a log-scale slider for the learning rate ``lr`` and one for the
+The explorer: a log-scale slider for the learning rate ``lr`` and one for the
 condition number ``kappa`` of a 2D bowl redraw GD's trajectory on the contour plot and its loss
 curve, and show the numbers (factor per direction, stable or not, steps to tolerance).
 
 What is drawn is computed by a pure function, :func:`explore`, so it can be tested without a
-browser; :class:`LRExplorer` only moves lines. Only widgets that exist in ipywidgets 7.x (Colab)
-and 8.x are used (``FloatLogSlider``, ``Image``, ``HTML``, ``HBox``/``VBox``, ``observe``).
+browser; :class:`LRExplorer` only moves lines (its widget plumbing is
+:class:`~course_utils.widgets.figure_widget.FigureWidget`).
 
 Example (in a notebook):
     >>> from course_utils import widgets
@@ -16,13 +16,13 @@ Example (in a notebook):
 """
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import descent, surfaces
+from .. import descent, surfaces
+from .figure_widget import FigureWidget
 
 LAMBDA_MAX = 10.0            # the steep curvature stays fixed, so the wall 2/λ_max does not move
 ANGLE_DEG = 30.0             # the bowl of lessons 01 and 02
@@ -37,7 +37,8 @@ class ExplorerState:
 
     ``lambdas`` (2,) ascending curvatures; ``factors`` (2,) the per-direction factors 1 − lr·λ;
     ``points`` (k+1, 2) the GD iterates; ``losses`` (k+1,) f at those iterates; ``steps`` the
-    steps until f ≤ tol·f(w0) (``math.inf`` if not reached within ``max_steps``).
+    steps until f ≤ tol·f(w0) (``math.inf`` if not reached within ``max_steps``); ``bowl`` the
+    surface itself, which the contours are drawn from.
     """
 
     lr: float
@@ -53,6 +54,7 @@ class ExplorerState:
     points: np.ndarray
     losses: np.ndarray
     diverged: bool
+    bowl: surfaces.Quadratic
 
 
 def explorer_bowl(kappa: float, lambda_max: float = LAMBDA_MAX, angle_deg: float = ANGLE_DEG):
@@ -81,6 +83,7 @@ def explore(lr: float, kappa: float, *, num_steps: int = 50, tol: float = 1e-6,
         rate=bowl.rate(lr), stable=bool(lr < bowl.max_stable_lr), max_stable_lr=bowl.max_stable_lr,
         best_lr=bowl.best_lr, steps=descent.steps_to_tolerance(bowl, w0, lr, tol=tol, max_steps=max_steps),
         max_steps=int(max_steps), points=run.points, losses=bowl.value(run.points), diverged=run.diverged,
+        bowl=bowl,
     )
 
 
@@ -104,18 +107,14 @@ def describe(state: ExplorerState) -> str:
     )
 
 
-def _ellipse_levels(lambdas, angle_deg: float, levels=LEVELS, num_points: int = 90):
-    """Contour lines of a bowl as closed curves, one (num_points, 2) array per level."""
-    t = np.deg2rad(angle_deg)
-    axes = np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]])  # columns: eigenvectors (ascending λ)
-    theta = np.linspace(0.0, 2 * np.pi, num_points)
-    unit = np.stack([np.cos(theta), np.sin(theta)], axis=-1)
-    return [(unit * np.sqrt(2 * c / np.asarray(lambdas))) @ axes.T for c in levels]
+def _contours(bowl, levels=LEVELS):
+    """The bowl's contour lines, one closed (num_points, 2) curve per loss value in ``levels``."""
+    return [bowl.level_curve(c) for c in levels]
 
 
-def _draw_state(ax, state: ExplorerState, angle_deg: float = ANGLE_DEG):
+def _draw_state(ax, state: ExplorerState):
     """Draw contours and trajectory of ``state`` on ``ax``; return the artists for later updates."""
-    contours = [ax.plot(*c.T, color="0.6", lw=0.7)[0] for c in _ellipse_levels(state.lambdas, angle_deg)]
+    contours = [ax.plot(*c.T, color="0.6", lw=0.7)[0] for c in _contours(state.bowl)]
     (path,) = ax.plot(*state.points.T, "o-", color="C3", ms=3, lw=1.2)
     ax.plot(*state.points[0], "s", color="C3", ms=6)
     ax.set_xlim(-VIEW, VIEW)
@@ -131,7 +130,7 @@ def _panel_title(state: ExplorerState) -> str:
     return f"lr={state.lr:.3g}, κ={state.kappa:.3g}: {steps}"
 
 
-class LRExplorer:
+class LRExplorer(FigureWidget):
     """The lesson-02 explorer: sliders for lr (log scale) and κ, a figure and the numbers.
 
     ``explorer.widget`` is the ipywidgets box to display; ``explorer.update(lr, kappa)`` redraws
@@ -139,14 +138,8 @@ class LRExplorer:
     """
 
     def __init__(self, lr: float = 0.1, kappa: float = 10.0, *, num_steps: int = 50, dpi: int = 80):
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
+        super().__init__(figsize=(9.5, 4.0), dpi=dpi)
         self.num_steps = int(num_steps)
-        self.dpi = int(dpi)
-        # A bare Figure (not pyplot): nothing global, and Jupyter does not display it by itself.
-        self.fig = Figure(figsize=(9.5, 4.0))
-        FigureCanvasAgg(self.fig)
         self.ax_path, self.ax_loss = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
         state = explore(lr, kappa, num_steps=self.num_steps)
         self._contours, self._path = _draw_state(self.ax_path, state)
@@ -159,13 +152,21 @@ class LRExplorer:
         self.ax_loss.set_ylabel("loss f(w)")
         self.ax_loss.grid(True, alpha=0.3)
         self.fig.tight_layout()
-        self._widget = None
-        self.state = state
+        self.update(lr, kappa)
+
+    def make_controls(self) -> dict:
+        import ipywidgets as w
+
+        self.lr_slider = w.FloatLogSlider(value=self.state.lr, base=10, min=-3, max=0, step=0.02,
+                                          description="lr", readout_format=".3g", continuous_update=False)
+        self.kappa_slider = w.FloatLogSlider(value=self.state.kappa, base=10, min=0, max=2, step=0.02,
+                                             description="κ", readout_format=".3g", continuous_update=False)
+        return {"lr": self.lr_slider, "kappa": self.kappa_slider}
 
     def update(self, lr: float, kappa: float) -> ExplorerState:
         """Recompute for (lr, kappa), move the lines, and refresh the picture and numbers if shown."""
         state = explore(lr, kappa, num_steps=self.num_steps)
-        for line, curve in zip(self._contours, _ellipse_levels(state.lambdas, ANGLE_DEG)):
+        for line, curve in zip(self._contours, _contours(state.bowl)):
             line.set_data(*curve.T)
         self._path.set_data(*state.points.T)
         shown = np.clip(state.losses, 1e-20, 1e20)  # a diverging run leaves the plot instead of breaking it
@@ -173,43 +174,11 @@ class LRExplorer:
         self.ax_loss.set_ylim(max(shown.min(), 1e-20) / 3, max(shown.max(), shown[0]) * 3)
         self.ax_path.set_title(_panel_title(state), fontsize=10)
         self.state = state
-        if self._widget is not None:
-            self._image.value = self.png()
-            self._numbers.value = describe(state)
+        self.refresh()
         return state
 
-    def png(self) -> bytes:
-        """The figure as PNG bytes (what the widget shows)."""
-        buffer = io.BytesIO()
-        self.fig.savefig(buffer, format="png", dpi=self.dpi)
-        return buffer.getvalue()
-
-    @property
-    def widget(self):
-        """The ipywidgets box: two sliders, the numbers and the figure."""
-        if self._widget is None:
-            import ipywidgets as w
-
-            self.lr_slider = w.FloatLogSlider(value=self.state.lr, base=10, min=-3, max=0, step=0.02,
-                                              description="lr", readout_format=".3g", continuous_update=False)
-            self.kappa_slider = w.FloatLogSlider(value=self.state.kappa, base=10, min=0, max=2, step=0.02,
-                                                 description="κ", readout_format=".3g", continuous_update=False)
-            self._numbers = w.HTML(value=describe(self.state))
-            self._image = w.Image(value=b"", format="png")
-            self._widget = w.VBox([w.HBox([self.lr_slider, self.kappa_slider]), self._numbers, self._image])
-
-            def on_change(_change):
-                self.update(self.lr_slider.value, self.kappa_slider.value)
-
-            self.lr_slider.observe(on_change, names="value")
-            self.kappa_slider.observe(on_change, names="value")
-            self.update(self.state.lr, self.state.kappa)
-        return self._widget
-
-    def _ipython_display_(self):  # `explorer` alone on the last line of a cell shows the widget
-        from IPython.display import display
-
-        display(self.widget)
+    def describe(self, state: ExplorerState) -> str:
+        return describe(state)
 
 
 def plot_explorer_grid(lrs=(0.02, 0.15, 0.21), kappas=(2.0, 10.0, 50.0), *, num_steps: int = 50,

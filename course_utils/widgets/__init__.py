@@ -1,0 +1,18 @@
+"""Interactive explorers (ipywidgets), each with a static figure for viewers without a kernel.
+
+One module per explorer, each built on :class:`FigureWidget` (the shared plumbing):
+
+* :mod:`.lr_explorer` -- lesson 02: lr and κ on a 2D bowl (``LRExplorer``, ``plot_explorer_grid``).
+
+Example (in a notebook):
+    >>> from course_utils import widgets
+    >>> explorer = widgets.LRExplorer()      # doctest: +SKIP
+    >>> explorer                             # doctest: +SKIP
+    >>> widgets.plot_explorer_grid()         # the static version   # doctest: +SKIP
+"""
+from .figure_widget import FigureWidget
+from .lr_explorer import (ANGLE_DEG, LAMBDA_MAX, LEVELS, VIEW, W0, ExplorerState, LRExplorer, describe, explore,
+                          explorer_bowl, plot_explorer_grid)
+
+__all__ = ["FigureWidget", "LRExplorer", "ExplorerState", "explore", "describe", "explorer_bowl",
+           "plot_explorer_grid", "LEVELS", "ANGLE_DEG", "LAMBDA_MAX", "VIEW", "W0"]
