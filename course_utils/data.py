@@ -53,7 +53,11 @@ class DataIntegrityError(RuntimeError):
 
 @dataclass(frozen=True)
 class CifarArrays:
-    """CIFAR images as NumPy arrays: ``x_*`` (N, 32, 32, 3) uint8 HWC RGB, ``y_*`` (N,) uint8 labels."""
+    """CIFAR images as NumPy arrays: ``x_*`` (N, 32, 32, 3) uint8 HWC RGB, ``y_*`` (N,) uint8 labels.
+
+    ``x_val``/``y_val`` are ``None`` until :meth:`split_validation` holds out a validation set
+    from the training images; the test set is never used for choices, only reported once.
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -61,16 +65,41 @@ class CifarArrays:
     y_test: np.ndarray
     name: str = "cifar10"
     classes: tuple = CLASSES
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
 
     def __repr__(self) -> str:
-        return (f"CifarArrays({self.name}: {len(self.x_train)} train / {len(self.x_test)} test images, "
+        val = f" / {len(self.x_val)} validation" if self.x_val is not None else ""
+        return (f"CifarArrays({self.name}: {len(self.x_train)} train{val} / {len(self.x_test)} test images, "
                 f"{len(self.classes)} classes)")
 
     def head(self, num_train: int, num_test: int, name: str | None = None) -> "CifarArrays":
         """The first ``num_train`` training and ``num_test`` test rows (a smaller, same-order subset)."""
+        if self.x_val is not None:
+            raise ValueError("take head() before split_validation(), so the validation set stays held out.")
         return CifarArrays(self.x_train[:num_train], self.y_train[:num_train],
                            self.x_test[:num_test], self.y_test[:num_test],
                            name=name or f"{self.name}[:{num_train}/{num_test}]", classes=self.classes)
+
+    def split_validation(self, num_val: int) -> "CifarArrays":
+        """Hold out the last ``num_val`` training images as the validation set (``x_val``, ``y_val``).
+
+        The rows keep the official order, which CIFAR-10's makers already shuffled, so the last
+        rows are a fair sample of every class. Training never sees them; the test set is untouched.
+
+        Example:
+            >>> z = np.zeros((10, 32, 32, 3), np.uint8)
+            >>> CifarArrays(z, np.arange(10), z[:4], np.arange(4), name="toy").split_validation(3)
+            CifarArrays(toy: 7 train / 3 validation / 4 test images, 10 classes)
+        """
+        if self.x_val is not None:
+            raise ValueError("this data already has a validation set; split the original arrays once.")
+        if int(num_val) != num_val or not 0 < num_val < len(self.x_train):
+            raise ValueError(f"num_val must be an integer between 1 and {len(self.x_train) - 1} "
+                             f"(the training images), got {num_val!r}.")
+        k = len(self.x_train) - int(num_val)
+        return CifarArrays(self.x_train[:k], self.y_train[:k], self.x_test, self.y_test, name=self.name,
+                           classes=self.classes, x_val=self.x_train[k:], y_val=self.y_train[k:])
 
 
 # ----------------------------------------------------------------------------- where data lives

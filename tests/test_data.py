@@ -184,3 +184,19 @@ def test_channels_last_batches_hold_the_same_values():
     b, _ = next(iter(data.DeviceLoader(x, y, batch_size=8, seed=0, channels_last=True)))
     assert b.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(a, b)
+
+
+def test_split_validation_holds_out_the_last_training_rows_and_keeps_the_test_set():
+    x = np.arange(10, dtype=np.uint8)[:, None, None, None] * np.ones((1, 32, 32, 3), np.uint8)
+    arrays = data.CifarArrays(x, np.arange(10, dtype=np.uint8), x[:4], np.arange(4, dtype=np.uint8))
+    split = arrays.split_validation(3)
+    assert split.y_train.tolist() == list(range(7)) and split.y_val.tolist() == [7, 8, 9]
+    assert split.x_val[:, 0, 0, 0].tolist() == [7, 8, 9]
+    assert split.y_test.tolist() == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="already has a validation set"):
+        split.split_validation(2)
+    with pytest.raises(ValueError, match="before split_validation"):
+        split.head(5, 2)
+    for bad in (0, 10, 2.5):
+        with pytest.raises(ValueError, match="num_val"):
+            arrays.split_validation(bad)
