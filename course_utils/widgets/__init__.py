@@ -3,6 +3,8 @@
 One module per explorer, each built on :class:`FigureWidget` (the shared plumbing):
 
 * :mod:`.lr_explorer` -- lesson 02: lr and κ on a 2D bowl (``LRExplorer``, ``plot_explorer_grid``).
+* :mod:`.schedule_explorer` -- lesson 05: a schedule and its parameters on lesson 03's regression
+  (``ScheduleExplorer``, ``plot_schedule_grid``).
 
 Example (in a notebook):
     >>> from course_utils import widgets
@@ -13,6 +15,8 @@ Example (in a notebook):
 from .figure_widget import FigureWidget
 from .lr_explorer import (ANGLE_DEG, LAMBDA_MAX, LEVELS, VIEW, W0, ExplorerState, LRExplorer, describe, explore,
                           explorer_bowl, plot_explorer_grid)
+from .schedule_explorer import ScheduleExplorer, ScheduleState, explore_schedule, plot_schedule_grid
 
 __all__ = ["FigureWidget", "LRExplorer", "ExplorerState", "explore", "describe", "explorer_bowl",
-           "plot_explorer_grid", "LEVELS", "ANGLE_DEG", "LAMBDA_MAX", "VIEW", "W0"]
+           "plot_explorer_grid", "LEVELS", "ANGLE_DEG", "LAMBDA_MAX", "VIEW", "W0",
+           "ScheduleExplorer", "ScheduleState", "explore_schedule", "plot_schedule_grid"]
