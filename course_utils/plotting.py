@@ -159,8 +159,10 @@ def plot_schedules(traces: Mapping[str, Sequence[float]], *, axes=None, ncols: i
         raise ValueError("traces is empty: pass {name: lr per step}.")
     nrows = -(-len(names) // ncols)
     if axes is None:
-        _, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.5 * nrows), sharex=True, sharey=sharey,
-                               squeeze=False, layout="constrained")
+        fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.5 * nrows), sharex=True, sharey=sharey,
+                                 squeeze=False)
+        # fixed margins: a layout engine redraws log axes several times (seconds on a laptop)
+        fig.subplots_adjust(left=0.07, right=0.98, bottom=0.1, top=0.86, wspace=0.12 if sharey else 0.3, hspace=0.35)
     axes = np.asarray(axes).reshape(-1, ncols) if np.ndim(axes) else np.array([[axes]])
     flat = axes.ravel()
     if len(flat) < len(names):

@@ -169,13 +169,14 @@ def _loss_curve(excess: np.ndarray) -> np.ndarray:
 
 def _draw(ax_lr, ax_loss, state: ScheduleState, colour="C0"):
     """Draw ``state`` on the two axes; return the artists the explorer moves."""
+    ax_lr.set_yscale("log")
+    ax_loss.set_yscale("log")
+    ax_lr.set_ylim(1e-6, 1.0)   # _limits() fits them to the state; a flat lr line must not start with no range
     (lr_line,) = ax_lr.plot(np.arange(state.num_steps), state.lr, color=colour)
     base_lr = ax_lr.axhline(state.baseline_lr, color="0.4", ls="--", lw=1)
     (loss_line,) = ax_loss.plot(state.eval_steps, _loss_curve(state.excess), color=colour, label="schedule")
     (base_loss,) = ax_loss.plot(state.eval_steps, _loss_curve(state.baseline_excess), color="0.4", ls="--",
                                 label="best constant lr")
-    ax_lr.set_yscale("log")
-    ax_loss.set_yscale("log")
     for ax in (ax_lr, ax_loss):
         ax.set_xlabel("step")
         ax.grid(True, alpha=0.3)
@@ -255,8 +256,8 @@ def plot_schedule_grid(names=("constant", "multistep", "cosine", "onecycle"), pe
     import matplotlib.pyplot as plt
 
     if axes is None:
-        _, axes = plt.subplots(2, len(names), figsize=(3.2 * len(names), 5.2), squeeze=False, sharex=True,
-                               layout="constrained")
+        fig, axes = plt.subplots(2, len(names), figsize=(3.2 * len(names), 5.2), squeeze=False, sharex=True)
+        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.09, top=0.87, wspace=0.4, hspace=0.3)
     axes = np.asarray(axes).reshape(2, len(names))
     for column, name in zip(axes.T, names):
         state = explore_schedule(name, peak_lr, warmup_steps=warmup_steps, final_factor=final_factor,
