@@ -87,61 +87,41 @@ def test_not_implemented_passes_through():
 
 # ----------------------------------------------------------------------------- 05.2 plateau reductions
 
-def right_reductions(losses, patience, threshold):
+def rule(losses, patience, threshold, *, against="best", cut_at=1, reset=True, first_epoch=0):
+    """ReduceLROnPlateau's rule, written out, with switches for the usual mistakes."""
     best, bad, cuts = math.inf, 0, []
     for epoch, loss in enumerate(losses):
-        if loss < best * (1 - threshold):
-            best, bad = loss, 0
-        else:
-            bad += 1
-        if bad > patience:
-            cuts.append(epoch)
-            bad = 0
+        better = loss < best * (1 - threshold)
+        best = loss if (better or against == "previous") else best
+        bad = 0 if better else bad + 1
+        if bad >= patience + cut_at:
+            cuts.append(epoch + first_epoch)
+            bad = 0 if reset else bad
     return cuts
+
+
+def right_reductions(losses, patience, threshold):
+    return rule(losses, patience, threshold)
 
 
 def _against_previous(losses, patience, threshold):
-    previous, bad, cuts = math.inf, 0, []
-    for epoch, loss in enumerate(losses):
-        bad = 0 if loss < previous * (1 - threshold) else bad + 1
-        previous = loss
-        if bad > patience:
-            cuts.append(epoch)
-            bad = 0
-    return cuts
+    return rule(losses, patience, threshold, against="previous")
 
 
-def _one_early(losses, patience, threshold):
-    best, bad, cuts = math.inf, 0, []
-    for epoch, loss in enumerate(losses):
-        if loss < best * (1 - threshold):
-            best, bad = loss, 0
-        else:
-            bad += 1
-        if bad >= max(patience, 1):
-            cuts.append(epoch)
-            bad = 0
-    return cuts
+def _one_early(losses, patience, threshold):   # >= patience instead of > patience (kept >= 1 for patience 0)
+    return rule(losses, max(patience, 1), threshold, cut_at=0)
 
 
 def _no_reset(losses, patience, threshold):
-    best, bad, cuts = math.inf, 0, []
-    for epoch, loss in enumerate(losses):
-        if loss < best * (1 - threshold):
-            best, bad = loss, 0
-        else:
-            bad += 1
-        if bad > patience:
-            cuts.append(epoch)
-    return cuts
+    return rule(losses, patience, threshold, reset=False)
 
 
 def _no_threshold(losses, patience, threshold):
-    return right_reductions(losses, patience, 0.0)
+    return rule(losses, patience, 0.0)
 
 
 def _one_based(losses, patience, threshold):
-    return [e + 1 for e in right_reductions(losses, patience, threshold)]
+    return rule(losses, patience, threshold, first_epoch=1)
 
 
 @pytest.mark.parametrize("hidden", [False, True])

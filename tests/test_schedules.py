@@ -113,22 +113,16 @@ SETTINGS = [(0.1, 0, 10, 0.01, 0.0), (0.1, 3, 20, 0.1, 0.005), (1.0, 50, 1000, 0
             (2.0, 10, 11, 1.0, 0.2), (0.05, 99, 400, 0.25, 0.05)]
 
 
+@pytest.mark.parametrize("composition, formula", [(schedules.warmup_cosine, schedules.warmup_cosine_lr),
+                                                  (schedules.warmup_linear, schedules.warmup_linear_lr)])
 @pytest.mark.parametrize("peak, warmup, total, start, final", SETTINGS)
-def test_warmup_cosine_formula_equals_the_pytorch_composition(peak, warmup, total, start, final):
-    trace = schedules.lr_trace(lambda o: schedules.warmup_cosine(o, warmup, total, start_factor=start, final_lr=final),
+def test_warmup_formula_equals_the_pytorch_composition(composition, formula, peak, warmup, total, start, final):
+    trace = schedules.lr_trace(lambda o: composition(o, warmup, total, start_factor=start, final_lr=final),
                                total, lr=peak)
-    formula = schedules.warmup_cosine_lr(np.arange(total), peak, warmup, total, start_factor=start, final_lr=final)
-    assert np.allclose(trace, formula, rtol=1e-9, atol=1e-15)
-    assert [schedules.warmup_cosine_lr(t, peak, warmup, total, start_factor=start, final_lr=final)
-            for t in (0, total - 1)] == pytest.approx(formula[[0, -1]])
-
-
-@pytest.mark.parametrize("peak, warmup, total, start, final", SETTINGS)
-def test_warmup_linear_formula_equals_the_pytorch_composition(peak, warmup, total, start, final):
-    trace = schedules.lr_trace(lambda o: schedules.warmup_linear(o, warmup, total, start_factor=start, final_lr=final),
-                               total, lr=peak)
-    formula = schedules.warmup_linear_lr(np.arange(total), peak, warmup, total, start_factor=start, final_lr=final)
-    assert np.allclose(trace, formula, rtol=1e-9, atol=1e-15)
+    values = formula(np.arange(total), peak, warmup, total, start_factor=start, final_lr=final)
+    assert np.allclose(trace, values, rtol=1e-9, atol=1e-15)
+    assert [formula(t, peak, warmup, total, start_factor=start, final_lr=final)
+            for t in (0, total - 1)] == pytest.approx(values[[0, -1]])
 
 
 def test_warmup_formulas_have_the_documented_shape():
