@@ -176,12 +176,13 @@ def clean_env(**settings) -> dict:
 
 
 def run_notebooks(python: Path, notebooks: list[Path], workdir: Path, *, env: dict | None = None,
-                  timeout: int = 600) -> list[dict]:
+                  timeout: int = 600, echo: bool = False) -> list[dict]:
     """Execute ``notebooks`` with ``python`` in ``workdir`` (outside the repository); return their reports.
 
     Each report (see ``tools/execute_notebooks.py``) has ``status`` (``passed``, ``error``,
     ``differs``), ``error``, ``error_cell``, ``checked_differ``, ``stderr``, ``seconds`` and
-    ``probe`` (the ``course_utils`` file and library versions the kernel used).
+    ``probe`` (the ``course_utils`` file and library versions the kernel used). ``echo`` shows the
+    runner's one line per notebook as it goes.
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -194,7 +195,8 @@ def run_notebooks(python: Path, notebooks: list[Path], workdir: Path, *, env: di
     report = workdir / "report.json"
     command = [str(python), str(RUNNER), "--workdir", str(workdir), "--report", str(report),
                "--timeout", str(timeout), "--sanitize", str(SANITIZE), *map(str, notebooks)]
-    done = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=workdir, env=env, stdout=subprocess.PIPE,
+                          stderr=None if echo else subprocess.PIPE, text=True)
     if not report.is_file():
-        raise RuntimeError(f"the notebook runner wrote no report (exit {done.returncode}):\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"the notebook runner wrote no report (exit {done.returncode}):\n{(done.stderr or '')[-3000:]}")
     return json.loads(report.read_text())
