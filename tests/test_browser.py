@@ -26,6 +26,7 @@ import base64
 import importlib.util
 import io
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -156,7 +157,9 @@ AS_THE_PAGE_WRITES_IT = "html => { const d = document.createElement('div'); d.in
 
 
 def _open_notebook(page, lab: Lab, path: str) -> None:
+    """Open the notebook at ``path`` and wait until its kernel has started and is idle."""
     page.goto(lab.address(path))
+    page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\| Idle$")).wait_for(timeout=120_000)
     page.wait_for_selector(f"{NOTEBOOK} .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
 
 

@@ -12,8 +12,9 @@
    copy beside the checkout, ``../shared/data/cifar10_mini.npz``).
 
 It prints the versions and one line per lesson (passed / error in cell N / a checked output
-differs), writes ``.colab-like/report.json``, and exits 1 when a lesson did not pass. Not part
-of ``./course.sh test``: it needs a second multi-GB torch.
+differs; wall-clock seconds and the kernel's CPU seconds, user + system), writes
+``.colab-like/report.json``, and exits 1 when a lesson did not pass. Not part of
+``./course.sh test``: it needs a second multi-GB torch.
 
 Example:
     $ .venv/bin/python -m tools.colab_like                 # all lessons
@@ -134,9 +135,10 @@ def main(argv=None) -> int:
         versions = " | ".join(f"{k} {v}" for k, v in probe["versions"].items())
         print(f"\nColab-like environment: Python {probe['python']} | {versions}")
         print(f"course_utils: {wheel.name} installed --no-deps, imported from {Path(probe['course_utils']).parent}")
-    print(f"\n{'notebook':48s} {'result':8s} {'seconds':>7s}  note")
+    print(f"\n{'notebook':48s} {'result':8s} {'wall s':>7s} {'CPU s':>7s}  note")
     for r in reports:
-        print(f"{r['notebook']:48s} {r['status']:8s} {r['seconds']:7.1f}  {_note(r)}")
+        cpu = f"{r['probe']['kernel_cpu_seconds']:7.1f}" if r["probe"] else f"{'-':>7s}"
+        print(f"{r['notebook']:48s} {r['status']:8s} {r['seconds']:7.1f} {cpu}  {_note(r)}")
     failed = [r for r in reports if r["status"] != "passed"]
     print(f"\n{len(reports) - len(failed)} passed, {len(failed)} failed")
     HOME.mkdir(exist_ok=True)

@@ -6,7 +6,8 @@ the kernels it starts are that interpreter's, and what they import is what that 
 
 For each notebook: a copy is executed in ``WORKDIR/<stem>/`` (so the repository is neither the
 working folder nor on ``sys.path``) with one extra last cell that reports, from inside the
-kernel, which ``course_utils`` and which library versions it used. The report says whether every
+kernel, which ``course_utils`` and which library versions it used and how much CPU time the
+kernel took (user + system, all threads: a measure that does not depend on the machine's load). The report says whether every
 cell ran, which cell failed and how, whether each ``# NBVAL_CHECK_OUTPUT`` cell printed what the
 notebook stores (after the same sanitizers as the test suite), what reached stderr, and the time.
 
@@ -28,8 +29,9 @@ from pathlib import Path
 CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
 PROBE_PREFIX = "@@course-probe@@"
 PROBE = f"""\
-import json as _json, sys as _sys, importlib.metadata as _md
+import json as _json, sys as _sys, importlib.metadata as _md, resource as _resource
 import course_utils as _cu
+_usage = _resource.getrusage(_resource.RUSAGE_SELF)
 def _version(name):
     try:
         return _md.version(name)
@@ -37,6 +39,7 @@ def _version(name):
         return None
 print({PROBE_PREFIX!r} + _json.dumps({{
     "course_utils": _cu.__file__, "python": _sys.version.split()[0], "executable": _sys.executable,
+    "kernel_cpu_seconds": round(_usage.ru_utime + _usage.ru_stime, 1),
     "versions": {{name: _version(name) for name in ("torch", "torchvision", "numpy", "matplotlib", "ipywidgets",
                                                  "ipykernel", "tqdm", "nbformat", "nbclient")}}}}))
 """
