@@ -89,6 +89,8 @@ def _mini_cifar() -> str:
 
 
 def _note(report: dict) -> str:
+    if report["status"] == "timeout":
+        return f"cell {report['error_cell']} ran longer than the time limit (--timeout)"
     if report["status"] == "error":
         last = [line for line in (report["error"] or "").splitlines() if line.strip()]
         return f"cell {report['error_cell']}: {last[-1][:140] if last else '?'}"
@@ -105,7 +107,8 @@ def main(argv=None) -> int:
     parser.add_argument("--venv", type=Path, default=HOME / "venv", help="where the Colab-like venv lives")
     parser.add_argument("--lessons", nargs="*", default=None, help="lesson numbers to run (default: every one)")
     parser.add_argument("--mode", default="fast", choices=("fast", "cpu", "gpu"), help="COURSE_MODE of the run")
-    parser.add_argument("--timeout", type=int, default=600, help="per-cell time limit in seconds")
+    parser.add_argument("--timeout", type=int, default=1200,
+                        help="per-cell time limit in seconds (generous: a shared machine under load is slow)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder with the executed notebooks")
     args = parser.parse_args(argv)
 

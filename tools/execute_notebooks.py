@@ -91,7 +91,10 @@ def run_one(path: Path, workdir: Path, timeout: int, sanitizers) -> dict:
     start = time.perf_counter()
     try:
         client.execute()
-    except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
+    except CellTimeoutError as err:
+        report["status"] = "timeout"
+        report["error"] = f"a cell ran longer than {timeout} s (--timeout): {str(err).strip()[-2000:]}"
+    except (CellExecutionError, DeadKernelError) as err:
         report["status"] = "error"
         report["error"] = str(err).strip()[-3000:]
     report["seconds"] = round(time.perf_counter() - start, 1)
@@ -100,6 +103,8 @@ def run_one(path: Path, workdir: Path, timeout: int, sanitizers) -> dict:
         if any(out.get("output_type") == "error" for out in nb.cells[i].get("outputs", [])):
             report["error_cell"] = i
             break
+    if report["status"] == "timeout":   # the last cell that started
+        report["error_cell"] = max((i for i in code_cells if nb.cells[i].get("execution_count")), default=None)
     ran = [i for i in expected if nb.cells[i].get("execution_count")]
     report["checked_cells"] = len(expected)
     report["checked_differ"] = [
@@ -120,7 +125,7 @@ def main(argv=None) -> int:
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--workdir", type=Path, required=True, help="folder the notebooks run in (outside the repo)")
     parser.add_argument("--report", type=Path, required=True, help="JSON file to write the reports to")
-    parser.add_argument("--timeout", type=int, default=600, help="per-cell time limit in seconds")
+    parser.add_argument("--timeout", type=int, default=1200, help="per-cell time limit in seconds")
     parser.add_argument("--sanitize", type=Path, default=None, help="nbval sanitize file for checked outputs")
     args = parser.parse_args(argv)
     sanitizers = _sanitizers(args.sanitize)

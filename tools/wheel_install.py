@@ -176,11 +176,11 @@ def clean_env(**settings) -> dict:
 
 
 def run_notebooks(python: Path, notebooks: list[Path], workdir: Path, *, env: dict | None = None,
-                  timeout: int = 600, echo: bool = False) -> list[dict]:
+                  timeout: int = 1200, echo: bool = False) -> list[dict]:
     """Execute ``notebooks`` with ``python`` in ``workdir`` (outside the repository); return their reports.
 
     Each report (see ``tools/execute_notebooks.py``) has ``status`` (``passed``, ``error``,
-    ``differs``), ``error``, ``error_cell``, ``checked_differ``, ``stderr``, ``seconds`` and
+    ``timeout``, ``differs``), ``error``, ``error_cell``, ``checked_differ``, ``stderr``, ``seconds`` and
     ``probe`` (the ``course_utils`` file and library versions the kernel used). ``echo`` shows the
     runner's one line per notebook as it goes.
     """
