@@ -16,7 +16,8 @@ from .figure_widget import FigureWidget
 from .lr_explorer import (ANGLE_DEG, LAMBDA_MAX, LEVELS, VIEW, W0, ExplorerState, LRExplorer, describe, explore,
                           explorer_bowl, plot_explorer_grid)
 from .schedule_explorer import ScheduleExplorer, ScheduleState, explore_schedule, plot_schedule_grid
+from .schedule_explorer import describe as describe_schedule
 
 __all__ = ["FigureWidget", "LRExplorer", "ExplorerState", "explore", "describe", "explorer_bowl",
            "plot_explorer_grid", "LEVELS", "ANGLE_DEG", "LAMBDA_MAX", "VIEW", "W0",
-           "ScheduleExplorer", "ScheduleState", "explore_schedule", "plot_schedule_grid"]
+           "ScheduleExplorer", "ScheduleState", "explore_schedule", "describe_schedule", "plot_schedule_grid"]
