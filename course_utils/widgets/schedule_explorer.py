@@ -216,15 +216,27 @@ class ScheduleExplorer(FigureWidget):
         import ipywidgets as w
 
         s = self.state
-        self.schedule_menu = w.Dropdown(options=list(schedules.SCHEDULES), value=s.name, description="schedule")
+        # full labels, and room for four controls on two rows of a narrow notebook (ipywidgets 7 and 8)
+        look = dict(style={"description_width": "initial"}, layout=w.Layout(width="360px"))
+        self.schedule_menu = w.Dropdown(options=list(schedules.SCHEDULES), value=s.name, description="schedule",
+                                        **look)
         self.peak_slider = w.FloatLogSlider(value=s.peak_lr, base=10, min=-3.5, max=math.log10(0.16), step=0.05,
-                                            description="peak lr", readout_format=".3g", continuous_update=False)
+                                            description="peak lr", readout_format=".3g", continuous_update=False,
+                                            **look)
         self.warmup_slider = w.IntSlider(value=s.warmup_steps, min=0, max=self.num_steps // 2, step=10,
-                                         description="warmup steps", continuous_update=False)
+                                         description="warmup steps", continuous_update=False, **look)
         self.final_slider = w.FloatLogSlider(value=s.final_factor, base=10, min=-3, max=0, step=0.1,
-                                             description="final/peak", readout_format=".3g", continuous_update=False)
+                                             description="final/peak", readout_format=".3g", continuous_update=False,
+                                             **look)
         return {"name": self.schedule_menu, "peak_lr": self.peak_slider, "warmup_steps": self.warmup_slider,
                 "final_factor": self.final_slider}
+
+    @property
+    def widget(self):
+        """The ipywidgets box (see :class:`FigureWidget`), its row of controls allowed to wrap."""
+        box = super().widget
+        box.children[0].layout.flex_flow = "row wrap"
+        return box
 
     def update(self, name: str, peak_lr: float, warmup_steps: int = 0, final_factor: float = 0.01) -> ScheduleState:
         """Recompute for the new setting, move the lines, and refresh the picture and numbers if shown."""
@@ -235,7 +247,7 @@ class ScheduleExplorer(FigureWidget):
         self._loss.set_data(state.eval_steps, _loss_curve(state.excess))
         self._base_loss.set_data(state.eval_steps, _loss_curve(state.baseline_excess))
         _limits(self.ax_lr, self.ax_loss, state)
-        title = f"{name}: excess loss {_fmt(state.final)} vs {_fmt(state.baseline_final)} (best constant)"
+        title = f"excess loss: {_fmt(state.final)}; best constant: {_fmt(state.baseline_final)}"
         self.ax_loss.set_title(title, fontsize=10)
         self.state = state
         self.refresh()
