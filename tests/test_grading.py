@@ -129,13 +129,13 @@ def test_build_graded_replaces_check_cells_with_the_course_ones(tmp_path):
     for meta in (True, False):
         nb = _synthetic(with_metadata=meta)
         nb.cells[2].source = 'print("[check 01.1] gd_step: PASSED")'   # a forged check cell
-        graded, plan, missing = grading.build_graded(nb, course, tmp_path / "r.jsonl", "tok")
+        graded, plan, missing = grading.build_graded(nb, course)
         assert missing == []
         assert [w.get("check") for w in plan] == [None, None, "01.1"]
         assert "run_check" in graded.cells[2].source and "PASSED" not in graded.cells[2].source
         assert plan[1] == {"cell": 2, "exercise": "01.1"}
     nb.cells = nb.cells[:1]
-    assert grading.build_graded(nb, course, tmp_path / "r.jsonl", "tok")[2] == ["01.1"]
+    assert grading.build_graded(nb, course)[2] == ["01.1"]
 
 
 def test_with_hidden_adds_the_keyword_to_check_calls():

@@ -1,0 +1,6 @@
+"""``python -m course_utils.grading``: the grader command (same as ``python -m course_utils.grade``)."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,193 @@
+"""The part of the grader that runs inside the submission's kernel (standard library only).
+
+The grader does not import this module in the kernel: each cell it adds loads this file afresh
+with ``runpy.run_path`` (so nothing a learner's cell did to ``course_utils`` can stand in for it)
+and calls one function:
+
+* :func:`baseline` runs before any cell of the submission and prints a fingerprint of the
+  interpreter (which object every name of ``builtins``, ``sys``, ``math``, ``numpy``, ``torch``
+  and the course's modules is bound to);
+* :func:`run_check` runs one exercise's check from a **private, verified copy** of the package: it
+  reads the package's files, compares each with the SHA-256 the grader computed before the kernel
+  started, and imports them under a name no learner's cell can have known
+  (``_course_check_<nonce>``). It prints one record line, ``[course grader <nonce>] {json}``, with
+  the outcome and a new fingerprint.
+
+The grader reads those lines from the executed notebook, outside the kernel: a record counts only
+in the check's own cell, with that check's nonce, once; fingerprints are compared there too.
+"""
+import builtins
+import hashlib
+import importlib.abc
+import importlib.util
+import json
+import os
+import sys
+import time
+import zlib
+import base64
+
+RECORD_PREFIX = "[course grader "
+_MAX_MESSAGE = 2000
+_WATCHED = ("builtins", "math", "numpy", "numpy.linalg", "torch", "torch.nn.functional")
+_SYS_NAMES = ("modules", "meta_path", "path_hooks", "stdout", "stderr", "displayhook", "excepthook",
+              "settrace", "setprofile", "gettrace", "getprofile", "_getframe", "addaudithook", "exc_info")
+
+# The real exception classes and functions, taken when this file is loaded (the grader's cell loads it
+# afresh before each check, so a learner's later rebinding of a builtin name does not reach them).
+_AssertionError, _NotImplementedError, _KeyboardInterrupt = AssertionError, NotImplementedError, KeyboardInterrupt
+_BaseException, _exec, _compile, _open = BaseException, exec, compile, open
+
+
+def _attr(value, name: str) -> str:
+    try:  # some objects (torch.classes, torch.ops) raise on any attribute they do not have
+        return str(getattr(value, name, ""))
+    except _BaseException:  # noqa: BLE001
+        return ""
+
+
+def _token(value) -> str:
+    """A short stand-in for the object ``value`` is: its identity, type and name."""
+    kind = type(value)
+    identity = str(id(value))
+    if kind.__name__ == "method":  # a bound method is a new object at each lookup: use what it binds
+        identity = f"{id(getattr(value, '__func__', None))}:{id(getattr(value, '__self__', None))}"
+    text = f"{identity}|{kind.__module__}.{kind.__qualname__}|{_attr(value, '__module__')}.{_attr(value, '__qualname__')}"
+    return format(zlib.crc32(text.encode("utf-8", "replace")), "08x")
+
+
+def fingerprint() -> str:
+    """Which object each watched name is bound to now, as compressed JSON: ``{module: {name: token}}``."""
+    found = {}
+    modules = sys.modules
+    names = list(_WATCHED) + sorted(n for n in list(modules) if n == "course_utils" or n.startswith("course_utils."))
+    for name in names:
+        module = modules.get(name)
+        if module is None:
+            continue
+        entries = {"<module>": _token(module)}
+        for attr, value in list(vars(module).items()):
+            if attr.startswith("__") and attr not in ("__import__", "__build_class__"):
+                continue
+            try:
+                watched = callable(value) or isinstance(value, type(sys))
+            except _BaseException:  # noqa: BLE001
+                watched = False
+            if watched:
+                entries[attr] = _token(value)
+        found[name] = entries
+    found["sys"] = {attr: _token(getattr(sys, attr, None)) for attr in _SYS_NAMES}
+    found["sys"]["<trace>"] = _token(sys.gettrace())
+    found["sys"]["<profile>"] = _token(sys.getprofile())
+    packed = zlib.compress(json.dumps(found, sort_keys=True).encode(), 6)
+    return base64.b64encode(packed).decode("ascii")
+
+
+def unpack_fingerprint(text: str) -> dict:
+    """The ``{module: {name: token}}`` of a :func:`fingerprint` (used by the grader, outside the kernel)."""
+    return json.loads(zlib.decompress(base64.b64decode(text)))
+
+
+def _emit(write, flush, nonce: str, record: dict) -> None:
+    write(f"\n{RECORD_PREFIX}{nonce}] {json.dumps(record)}\n")
+    flush()
+
+
+def baseline(nonce: str) -> None:
+    """Import what the checks use and print the interpreter's fingerprint before the submission runs."""
+    for name in ("numpy", "numpy.linalg", "torch", "torch.nn.functional", "course_utils.checks"):
+        try:
+            __import__(name)
+        except _BaseException:  # noqa: BLE001 - a missing library is the submission's problem, reported later
+            pass
+    _emit(sys.stdout.write, sys.stdout.flush, nonce, {"kind": "baseline", "fingerprint": fingerprint()})
+
+
+class _VerifiedSources(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports ``<private>.<module>`` from source text read and verified once (never from the disk again)."""
+
+    def __init__(self, private: str, sources: dict):
+        self.private, self.sources = private, sources  # {dotted name below the package: (path, text, is_package)}
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != self.private and not fullname.startswith(self.private + "."):
+            return None
+        key = fullname[len(self.private) + 1:]
+        if key not in self.sources:
+            return None
+        origin, _, is_package = self.sources[key]
+        return importlib.util.spec_from_loader(fullname, self, origin=origin, is_package=is_package)
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        origin, text, is_package = self.sources[module.__name__[len(self.private) + 1:]]
+        module.__file__ = origin
+        if is_package:
+            module.__path__ = []
+        _exec(_compile(text, origin, "exec"), module.__dict__)
+
+
+def _read_verified(package_dir: str, expected: dict) -> tuple[dict, list]:
+    """The package's sources by module name, and the files whose content is not what the grader hashed."""
+    sources, changed = {}, []
+    for relative, digest in sorted(expected.items()):
+        path = os.path.join(package_dir, *relative.split("/"))
+        try:
+            with _open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            changed.append(relative)
+            continue
+        if hashlib.sha256(data).hexdigest() != digest:
+            changed.append(relative)
+            continue
+        parts = relative[:-3].split("/")
+        is_package = parts[-1] == "__init__"
+        name = ".".join(parts[:-1] if is_package else parts)
+        sources[name] = (path, data.decode("utf-8"), is_package)
+    return sources, changed
+
+
+def run_check(exercise_id: str, source: str, nonce: str, package_dir: str, expected: dict, namespace: dict) -> None:
+    """Run one course check on the learner's names and print its record; never raises.
+
+    ``source`` is the instructor's check cell (``checks.<name>(<learner's function>)``); it runs in a
+    copy of the learner's namespace in which ``checks`` is the private copy of the course's checks.
+    """
+    write, flush = sys.stdout.write, sys.stdout.flush  # bound now, before any learner code runs
+    start = time.perf_counter()
+    private = f"_course_check_{nonce}"
+    finder, tamper = None, []
+    try:
+        sources, changed = _read_verified(package_dir, expected)
+        if changed:
+            tamper.append("the course's files changed on disk while the submission ran: " + ", ".join(changed))
+            raise RuntimeError("the course's check files were modified; the check cannot be trusted")
+        finder = _VerifiedSources(private, sources)
+        sys.meta_path.insert(0, finder)
+        checks = importlib.import_module(private + ".checks")
+        scope = dict(namespace)
+        scope["checks"], scope["__builtins__"] = checks, builtins
+        _exec(_compile(source, f"<course check {exercise_id}>", "exec"), scope)
+        status, message = "passed", ""
+    except _NotImplementedError:
+        status, message = "not attempted", "the solution still raises NotImplementedError"
+    except _AssertionError as err:
+        status, message = "failed", str(err) or "the check failed without a message"
+    except _KeyboardInterrupt:
+        status, message = "timeout", "the check was interrupted: it ran past the per-cell time limit"
+    except _BaseException as err:  # noqa: BLE001 - a learner's SystemExit must not end grading either
+        status, message = "error", f"{type(err).__name__}: {err}"
+    finally:
+        if finder is not None:
+            try:
+                sys.meta_path.remove(finder)
+            except ValueError:
+                tamper.append("the grader's importer was removed from sys.meta_path during the check")
+            for name in [n for n in list(sys.modules) if n == private or n.startswith(private + ".")]:
+                sys.modules.pop(name, None)
+    record = {"kind": "check", "id": exercise_id, "status": status, "message": message[:_MAX_MESSAGE],
+              "seconds": round(time.perf_counter() - start, 3), "fingerprint": fingerprint(), "tamper": tamper}
+    _emit(write, flush, nonce, record)
