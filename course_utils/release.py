@@ -85,13 +85,18 @@ def header_cells(nb_path: str, title: str, lesson: str) -> list:
 
 
 def with_header(nb, nb_path: str):
-    """Return ``nb`` with its generated title and Colab cells (re)placed at the top."""
+    """Return ``nb`` with its generated title and Colab cells (re)placed at the top.
+
+    The Colab badge of both versions opens the *learner* version (``notebooks/NN_name.ipynb``): the
+    title cell is the same in both, so a learner version made by nbgrader from the instructor
+    notebook does not link to the solutions.
+    """
     meta = nb.metadata.get("course", {})
     if "lesson" not in meta or "title" not in meta:
         raise ValueError(f"{nb_path}: notebook metadata needs course.lesson and course.title.")
     nb = copy.deepcopy(nb)
     body = [c for c in nb.cells if c.get("metadata", {}).get("course", {}).get("role") not in ("title", "colab")]
-    title, install = header_cells(nb_path, meta["title"], meta["lesson"])
+    title, install = header_cells(f"notebooks/{Path(nb_path).name}", meta["title"], meta["lesson"])
     old = {c.metadata["course"]["role"]: c for c in nb.cells
            if c.get("metadata", {}).get("course", {}).get("role") in ("title", "colab")}
     if "colab" in old:  # keep ids and the (empty) execution record of an executed notebook

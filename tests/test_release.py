@@ -6,7 +6,7 @@ import pytest
 
 from course_utils import _course, release
 
-ROOT = release.ROOT
+ROOT = _course.checkout_root()
 SOLUTIONS = release.solution_paths()
 
 

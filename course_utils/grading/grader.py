@@ -139,9 +139,11 @@ def _run(nb, nb_name: str, lesson: str, checks: list, workdir: Path, settings: S
     found, baseline, record_flags = judge.read_records(executed, graded.plan, outcome.completed,
                                                         outcome.prologue_outputs, graded.prologue_nonce)
     flags += record_flags + judge.dynamic_flags(found, baseline)
-    if submission.package_digests() != digests:
-        flags.append(integrity.Flag("submission", "the course's files changed on disk while it ran"))
+    if submission.package_digests() != digests:  # seen from outside the kernel: no check can be trusted
+        flags += [integrity.Flag(f"check {c.exercise_id}", "the course's files changed on disk while the "
+                                 "submission ran") for c in checks]
     found_incidents = judge.incidents(executed, graded.plan, outcome.timed_out)
+    suspect = {f.where.split(" ", 1)[1] for f in flags if f.where.startswith("check ")}
     registry = submission.registry()
     result = SubmissionResult("", lesson, "graded", flags=flags)
     for check in checks:
@@ -155,6 +157,9 @@ def _run(nb, nb_name: str, lesson: str, checks: list, workdir: Path, settings: S
             index = next((i for i, w in enumerate(graded.plan) if w.get("check") == eid), None)
             status, message = judge.judge_exercise(eid, found.get(eid), index, found_incidents, settings.timeout,
                                                    outcome.aborted)
+        if status == "passed" and eid in suspect:
+            status, message = "error", ("not counted: the check's evidence was tampered with (see the flags for "
+                                        f"check {eid}); a reviewer decides")
         seconds = found.get(eid, {}).get("seconds", 0.0)
         result.exercises.append(ExerciseResult(eid, name, points, status, message, seconds))
     result.notes = [judge.describe(x, settings.timeout) for x in found_incidents if not judge.is_not_attempted(x)]

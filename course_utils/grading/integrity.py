@@ -51,7 +51,8 @@ _SHADOWED = {"print", "open", "exec", "eval", "compile", "globals", "locals", "v
              "getattr", "setattr", "hasattr", "delattr", "super", "object", "__import__"}
 _MAGICS_OK = {"matplotlib", "time", "timeit", "config", "capture", "prun", "who", "whos", "precision"}
 _HISTORY = re.compile(r"_i+\d*|_ih|In")
-_GRADER_STRINGS = ("course grader", "_course_check_", "kernel_side", "__course_grader__", "/proc/")
+_GRADER_STRINGS = ("course grader", "_course_check_", "kernel_side", "__course_grader__", "/proc/", "records.jsonl",
+                   "worker.json", "executed.ipynb", "graded.ipynb")
 # Settings a notebook may honestly change on a library (prefixes of dotted paths).
 _ALLOWED_SETTINGS = ("torch.backends.", "matplotlib.rcParams", "matplotlib.pyplot.rcParams", "os.environ",
                      "numpy.random.seed", "warnings.filters", "pandas.options.")
@@ -229,7 +230,7 @@ class _Scanner(ast.NodeVisitor):
             if magic not in _MAGICS_OK:
                 self.flag(node, f"runs the IPython magic %{magic}")
         elif func.attr not in ("system", "getoutput", "run_line_magic", "run_cell_magic"):
-            self.flag(node, f"reaches into the IPython shell (get_ipython().{func.attr})")
+            self.flag(node, f"reaches into the IPython shell ({_dotted(func) or func.attr})")
 
     # reads of internals -----------------------------------------------------------------
     def visit_Attribute(self, node):

@@ -1,8 +1,8 @@
 """The part of the grader that runs inside the submission's kernel (standard library only).
 
-The grader does not import this module in the kernel: each cell it adds loads this file afresh
-with ``runpy.run_path`` (so nothing a learner's cell did to ``course_utils`` can stand in for it)
-and calls one function:
+The grader never imports this module in the kernel: each cell it adds carries this file's source
+text and runs it with the ``builtins`` module's own ``exec`` (taken with an ``import`` statement,
+so a learner's ``def exec`` or ``def open`` in the notebook does not reach it), then calls one function:
 
 * :func:`baseline` runs before any cell of the submission and prints a fingerprint of the
   interpreter (which object every name of ``builtins``, ``sys``, ``math``, ``numpy``, ``torch``
@@ -10,12 +10,15 @@ and calls one function:
 * :func:`run_check` runs one exercise's check from a **private, verified copy** of the package: it
   reads the package's files, compares each with the SHA-256 the grader computed before the kernel
   started, and imports them under a name no learner's cell can have known
-  (``_course_check_<nonce>``). It prints one record line, ``[course grader <nonce>] {json}``, with
-  the outcome and a new fingerprint.
+  (``_course_check_<nonce>``). The check passes only if it returns normally *and* the interpreter's
+  fingerprint is the same after it as before it (code called by the check changed nothing), with
+  no trace function set. It prints one record line, ``[course grader <nonce>] {...}``.
 
-The grader reads those lines from the executed notebook, outside the kernel: a record counts only
-in the check's own cell, with that check's nonce, once; fingerprints are compared there too.
+The grader reads those lines from the executed notebook, outside the kernel (with
+``ast.literal_eval``, never ``eval``): a record counts only in the check's own cell, with that
+check's nonce, once; fingerprints are compared with the baseline there too.
 """
+import base64
 import builtins
 import hashlib
 import importlib.abc
@@ -25,39 +28,42 @@ import os
 import sys
 import time
 import zlib
-import base64
 
 RECORD_PREFIX = "[course grader "
 _MAX_MESSAGE = 2000
 _WATCHED = ("builtins", "math", "numpy", "numpy.linalg", "torch", "torch.nn.functional")
 _SYS_NAMES = ("modules", "meta_path", "path_hooks", "stdout", "stderr", "displayhook", "excepthook",
               "settrace", "setprofile", "gettrace", "getprofile", "_getframe", "addaudithook", "exc_info")
+_VOLATILE = {("builtins", "input"), ("builtins", "raw_input"), ("builtins", "getpass")}  # ipykernel rebinds these per cell
 
-# The real exception classes and functions, taken when this file is loaded (the grader's cell loads it
-# afresh before each check, so a learner's later rebinding of a builtin name does not reach them).
-_AssertionError, _NotImplementedError, _KeyboardInterrupt = AssertionError, NotImplementedError, KeyboardInterrupt
-_BaseException, _exec, _compile, _open = BaseException, exec, compile, open
+# The real classes and functions, taken from the builtins module when this source is run (the
+# grader's cell runs it afresh before each check).
+_b = builtins
+_AssertionError, _NotImplementedError, _KeyboardInterrupt = _b.AssertionError, _b.NotImplementedError, \
+    _b.KeyboardInterrupt
+_BaseException, _exec, _compile, _open, _repr = _b.BaseException, _b.exec, _b.compile, _b.open, _b.repr
+_import, _str, _type, _id, _getattr = _b.__import__, _b.str, _b.type, _b.id, _b.getattr
 
 
 def _attr(value, name: str) -> str:
     try:  # some objects (torch.classes, torch.ops) raise on any attribute they do not have
-        return str(getattr(value, name, ""))
+        return _str(_getattr(value, name, ""))
     except _BaseException:  # noqa: BLE001
         return ""
 
 
 def _token(value) -> str:
     """A short stand-in for the object ``value`` is: its identity, type and name."""
-    kind = type(value)
-    identity = str(id(value))
+    kind = _type(value)
+    identity = _str(_id(value))
     if kind.__name__ == "method":  # a bound method is a new object at each lookup: use what it binds
-        identity = f"{id(getattr(value, '__func__', None))}:{id(getattr(value, '__self__', None))}"
+        identity = f"{_id(_getattr(value, '__func__', None))}:{_id(_getattr(value, '__self__', None))}"
     text = f"{identity}|{kind.__module__}.{kind.__qualname__}|{_attr(value, '__module__')}.{_attr(value, '__qualname__')}"
     return format(zlib.crc32(text.encode("utf-8", "replace")), "08x")
 
 
-def fingerprint() -> str:
-    """Which object each watched name is bound to now, as compressed JSON: ``{module: {name: token}}``."""
+def fingerprint_dict() -> dict:
+    """Which object each watched name is bound to now: ``{module: {name: token}}``."""
     found = {}
     modules = sys.modules
     names = list(_WATCHED) + sorted(n for n in list(modules) if n == "course_utils" or n.startswith("course_utils."))
@@ -67,29 +73,37 @@ def fingerprint() -> str:
             continue
         entries = {"<module>": _token(module)}
         for attr, value in list(vars(module).items()):
-            if attr.startswith("__") and attr not in ("__import__", "__build_class__"):
+            if (attr.startswith("__") and attr not in ("__import__", "__build_class__")) or (name, attr) in _VOLATILE:
                 continue
             try:
-                watched = callable(value) or isinstance(value, type(sys))
+                watched = callable(value) or isinstance(value, _type(sys))
             except _BaseException:  # noqa: BLE001
                 watched = False
             if watched:
                 entries[attr] = _token(value)
         found[name] = entries
-    found["sys"] = {attr: _token(getattr(sys, attr, None)) for attr in _SYS_NAMES}
+    found["sys"] = {attr: _token(_getattr(sys, attr, None)) for attr in _SYS_NAMES}
     found["sys"]["<trace>"] = _token(sys.gettrace())
     found["sys"]["<profile>"] = _token(sys.getprofile())
-    packed = zlib.compress(json.dumps(found, sort_keys=True).encode(), 6)
-    return base64.b64encode(packed).decode("ascii")
+    return found
+
+
+def pack(found: dict) -> str:
+    return base64.b64encode(zlib.compress(json.dumps(found, sort_keys=True).encode(), 6)).decode("ascii")
 
 
 def unpack_fingerprint(text: str) -> dict:
-    """The ``{module: {name: token}}`` of a :func:`fingerprint` (used by the grader, outside the kernel)."""
+    """The ``{module: {name: token}}`` of a packed fingerprint (used by the grader, outside the kernel)."""
     return json.loads(zlib.decompress(base64.b64decode(text)))
 
 
+def _changed(before: dict, after: dict) -> list:
+    return [f"{m}.{n}" for m, names in before.items() for n, t in names.items()
+            if after.get(m, {}).get(n, t) != t]
+
+
 def _emit(write, flush, nonce: str, record: dict) -> None:
-    write(f"\n{RECORD_PREFIX}{nonce}] {json.dumps(record)}\n")
+    write("\n" + RECORD_PREFIX + nonce + "] " + _repr(record) + "\n")
     flush()
 
 
@@ -97,10 +111,10 @@ def baseline(nonce: str) -> None:
     """Import what the checks use and print the interpreter's fingerprint before the submission runs."""
     for name in ("numpy", "numpy.linalg", "torch", "torch.nn.functional", "course_utils.checks"):
         try:
-            __import__(name)
+            _import(name)
         except _BaseException:  # noqa: BLE001 - a missing library is the submission's problem, reported later
             pass
-    _emit(sys.stdout.write, sys.stdout.flush, nonce, {"kind": "baseline", "fingerprint": fingerprint()})
+    _emit(sys.stdout.write, sys.stdout.flush, nonce, {"kind": "baseline", "fingerprint": pack(fingerprint_dict())})
 
 
 class _VerifiedSources(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -129,7 +143,7 @@ class _VerifiedSources(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         _exec(_compile(text, origin, "exec"), module.__dict__)
 
 
-def _read_verified(package_dir: str, expected: dict) -> tuple[dict, list]:
+def _read_verified(package_dir: str, expected: dict) -> tuple:
     """The package's sources by module name, and the files whose content is not what the grader hashed."""
     sources, changed = {}, []
     for relative, digest in sorted(expected.items()):
@@ -160,6 +174,11 @@ def run_check(exercise_id: str, source: str, nonce: str, package_dir: str, expec
     start = time.perf_counter()
     private = f"_course_check_{nonce}"
     finder, tamper = None, []
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        tamper.append("a trace or profile function was set before the check (removed for the check)")
+        sys.settrace(None)
+        sys.setprofile(None)
+    before = fingerprint_dict()
     try:
         sources, changed = _read_verified(package_dir, expected)
         if changed:
@@ -167,19 +186,19 @@ def run_check(exercise_id: str, source: str, nonce: str, package_dir: str, expec
             raise RuntimeError("the course's check files were modified; the check cannot be trusted")
         finder = _VerifiedSources(private, sources)
         sys.meta_path.insert(0, finder)
-        checks = importlib.import_module(private + ".checks")
+        checks = _import(private + ".checks", fromlist=["_"])
         scope = dict(namespace)
-        scope["checks"], scope["__builtins__"] = checks, builtins
+        scope["checks"], scope["__builtins__"] = checks, _b
         _exec(_compile(source, f"<course check {exercise_id}>", "exec"), scope)
         status, message = "passed", ""
     except _NotImplementedError:
         status, message = "not attempted", "the solution still raises NotImplementedError"
     except _AssertionError as err:
-        status, message = "failed", str(err) or "the check failed without a message"
+        status, message = "failed", _str(err) or "the check failed without a message"
     except _KeyboardInterrupt:
         status, message = "timeout", "the check was interrupted: it ran past the per-cell time limit"
     except _BaseException as err:  # noqa: BLE001 - a learner's SystemExit must not end grading either
-        status, message = "error", f"{type(err).__name__}: {err}"
+        status, message = "error", f"{_type(err).__name__}: {err}"
     finally:
         if finder is not None:
             try:
@@ -188,6 +207,16 @@ def run_check(exercise_id: str, source: str, nonce: str, package_dir: str, expec
                 tamper.append("the grader's importer was removed from sys.meta_path during the check")
             for name in [n for n in list(sys.modules) if n == private or n.startswith(private + ".")]:
                 sys.modules.pop(name, None)
+    after = fingerprint_dict()
+    changed = _changed(before, after)
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        changed.append("a trace or profile function")
+        sys.settrace(None)
+        sys.setprofile(None)
+    if changed:
+        tamper.append("code called by the check changed " + ", ".join(changed[:8]))
+        if status == "passed":
+            status, message = "error", "the check's result cannot be trusted: the code it called changed the interpreter"
     record = {"kind": "check", "id": exercise_id, "status": status, "message": message[:_MAX_MESSAGE],
-              "seconds": round(time.perf_counter() - start, 3), "fingerprint": fingerprint(), "tamper": tamper}
+              "seconds": round(time.perf_counter() - start, 3), "fingerprint": pack(after), "tamper": tamper}
     _emit(write, flush, nonce, record)

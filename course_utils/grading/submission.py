@@ -184,24 +184,34 @@ def package_digests(package_dir: Path = PACKAGE_DIR) -> dict[str, str]:
             for p in sorted(package_dir.rglob("*.py")) if "__pycache__" not in p.parts}
 
 
-def _loader_call(function: str) -> str:
-    return f"__import__('runpy').run_path({str(KERNEL_SIDE)!r}, run_name='__course_grader__')[{function!r}]"
+def _grader_cell(comment: str, nonce: str, call: str) -> str:
+    """A cell the grader adds: it runs the kernel-side source (carried in the cell) and calls one of its
+    functions. Only the ``builtins`` module is reached, by an ``import`` statement (never through a name
+    the notebook could rebind); ``G`` (a name with the nonce in it) is deleted at the end."""
+    g = f"_course_grader_{nonce}"
+    return (f"{GRADER_CELL} {comment}\n"
+            f"import builtins as {g}\n"
+            f"{g} = {{'__name__': '__course_grader__', '__builtins__': {g}}}\n"
+            f"{g}['__builtins__'].exec({g}['__builtins__'].compile({KERNEL_SIDE.read_text()!r}, "
+            f"'<course grader>', 'exec'), {g})\n"
+            f"{g}[{call}\n"
+            f"del {g}")
 
 
 def prologue_source(nonce: str) -> str:
     """The cell the worker runs before the submission's first cell: the interpreter's fingerprint."""
-    return f"{GRADER_CELL} a fingerprint of the interpreter before the submission runs\n" \
-           f"{_loader_call('baseline')}({nonce!r})"
+    return _grader_cell("a fingerprint of the interpreter before the submission runs", nonce,
+                        f"'baseline']({nonce!r})")
 
 
 def check_cell_source(check: CourseCheck, nonce: str, digests: dict, hidden: bool = False) -> str:
     """The cell the grader inserts for ``check``: the course's check, from a verified private copy."""
     source = with_hidden(check.source) if hidden else check.source
-    return (f"{GRADER_CELL} the course's check for exercise {check.exercise_id} (the submission's own "
-            f"check cells are not run)\n"
-            f"{_loader_call('run_check')}(\n"
-            f"    {check.exercise_id!r}, {source!r}, {nonce!r},\n"
-            f"    {str(PACKAGE_DIR)!r}, {digests!r}, globals())")
+    g = f"_course_grader_{nonce}"
+    return _grader_cell(f"the course's check for exercise {check.exercise_id} (the submission's own check "
+                        "cells are not run)", nonce,
+                        f"'run_check'](\n    {check.exercise_id!r}, {source!r}, {nonce!r},\n"
+                        f"    {str(PACKAGE_DIR)!r}, {digests!r}, {g}['__builtins__'].globals())")
 
 
 def find_solution_cell(nb_cells, check: CourseCheck) -> int | None:
