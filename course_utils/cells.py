@@ -158,4 +158,4 @@ def strip_solutions(source: str) -> str:
             out.append(line)
     if inside:
         raise ValueError(f"a solution block is not closed: add a {END} line.")
-    return "\n".join(out)
+    return "\n".join(out) + ("\n" if source.endswith("\n") else "")  # as nbgrader keeps it
