@@ -155,6 +155,24 @@ def test_check_cells_are_recognised():
     assert not grading.is_check_cell(solution)
 
 
+def test_installed_grader_without_instructor_notebooks_says_how_to_point_at_them(tmp_path, monkeypatch, capsys):
+    from course_utils import _course
+
+    monkeypatch.setattr(_course, "checkout_root", lambda: None)      # as from an installed wheel
+    (tmp_path / "01_alice.ipynb").write_text(json.dumps(nbformat.v4.new_notebook()))
+    with pytest.raises(SystemExit) as exit_:
+        grading.main([str(tmp_path / "01_alice.ipynb")])
+    message = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert "no instructor notebooks" in message and "--solutions DIR" in message and "checkout" in message
+    assert str(ROOT) not in message and "site-packages" not in message   # no path the user never gave
+    [result] = grading.grade([tmp_path / "01_alice.ipynb"], grading.Settings())   # the API says the same
+    assert result.status == "no instructor notebooks" and "--solutions DIR" in result.message
+    with pytest.raises(SystemExit):
+        grading.main([str(tmp_path / "01_alice.ipynb"), "--solutions", str(tmp_path / "nowhere")])
+    assert str(tmp_path / "nowhere") in capsys.readouterr().err      # the path the user gave
+
+
 def test_scan_flags_tampering_and_not_honest_code():
     honest = ["import numpy as np\nimport matplotlib.pyplot as plt\nimport torch\nimport sys",
               "torch.backends.cudnn.benchmark = True\nplt.rcParams['figure.dpi'] = 100",
