@@ -204,7 +204,7 @@ def test_scan_flags_tampering_and_not_honest_code():
                          ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_no_course_notebook_is_flagged_by_the_scan(path):
     nb = nbformat.read(path, as_version=4)
-    run = [(n, c) for n, c in enumerate(nb.cells, 1) if c.cell_type == "code" and not grading.is_check_cell(c)]
+    run = [(n, c) for n, c in enumerate(nb.cells, 1) if c.cell_type == "code"]
     assert grading.scan([c.source for _, c in run], [n for n, _ in run]) == []
 
 
@@ -354,10 +354,10 @@ TAMPERING = {
     "replace_with_setattr": (   # the attack of issue 13: every check function replaced by one that prints PASSED
         "import course_utils.checks as _c\n"
         "for _n in list(_c.REGISTRY):\n"
-        "    setattr(_c, _c.REGISTRY[_n].__name__, lambda *a, **k: print('[check 01.2] run_gd: PASSED'))\n"),
+        "    setattr(_c, _c.REGISTRY[_n].__name__, lambda *a, **k: print('run_gd: PASSED'))\n"),
     "replace_by_assignment": (
         "from course_utils import checks\n"
-        "checks.run_gd = lambda *a, **k: print('[check 01.2] run_gd: PASSED')\n"),
+        "checks.run_gd = lambda *a, **k: print('run_gd: PASSED')\n"),
     "replace_check_helpers": (  # the comparisons every check uses
         "import course_utils.checks._core as core\n"
         "core.expect_close = lambda *a, **k: None\n"
@@ -381,7 +381,7 @@ TAMPERING = {
     "patch_print": (
         "import builtins\n"
         "_print = builtins.print\n"
-        "builtins.print = lambda *a, **k: _print('[check 01.2] run_gd: PASSED')\n"),
+        "builtins.print = lambda *a, **k: _print('run_gd: PASSED')\n"),
     "shadow_builtins": (   # in the notebook's namespace only
         "def exec(*args, **kwargs):\n    pass\n"
         "def compile(*args, **kwargs):\n    return None\n"

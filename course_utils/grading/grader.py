@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import _course, cells
+from .. import _course
 from . import integrity, judge, submission
 from .execute import Worker, kernel_env
 from .judge import ExerciseResult, SubmissionResult
@@ -121,8 +121,9 @@ def _run(nb, nb_name: str, lesson: str, checks: list, workdir: Path, settings: S
          worker: Worker) -> SubmissionResult:
     import nbformat
 
-    run_cells = [(n, c) for n, c in enumerate(nb.cells, start=1) if c.cell_type == "code" and not cells.is_check_cell(c)]
-    flags = integrity.scan([c.source for _, c in run_cells], [n for n, _ in run_cells])
+    # Every code cell is read, also the check cells the grader drops (what they would have done is evidence too).
+    code_cells = [(n, c) for n, c in enumerate(nb.cells, start=1) if c.cell_type == "code"]
+    flags = integrity.scan([c.source for _, c in code_cells], [n for n, _ in code_cells])
     digests = submission.package_digests()
     graded = submission.build_graded(nb, checks, hidden=settings.hidden, digests=digests)
     check_indices = [i for i, w in enumerate(graded.plan) if "check" in w]

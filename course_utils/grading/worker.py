@@ -61,7 +61,12 @@ def run_job(job: dict, send) -> dict:
                 return None
             return super().output(outs, msg, display_id, cell_index)
 
-    client = Client(nb, timeout=job["timeout"], interrupt_on_timeout=True, allow_errors=True,
+    prologue_timeout = max(float(job["timeout"]), 300.0)  # the grader's own imports, not the learner's time
+
+    def timeout_of(cell):
+        return prologue_timeout if offset and cell is nb.cells[0] else job["timeout"]
+
+    client = Client(nb, timeout_func=timeout_of, interrupt_on_timeout=True, allow_errors=True,
                     kernel_name="python3", resources={"metadata": {"path": job["cwd"]}})
     client.sizes = {}  # output bytes so far, per cell index
     aborted = None
