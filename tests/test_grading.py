@@ -181,7 +181,8 @@ def test_scan_flags_tampering_and_not_honest_code():
               "from course_utils import checks, plotting\nchecks.gd_step(lambda w, g, lr: w - lr * g)",
               "class Net(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
               "        self.fc = torch.nn.Linear(2, 1)",
-              "name = type(model).__name__\nopt = getattr(torch.optim, 'Adam')",
+              "name = type(model).__name__\nopt = getattr(torch.optim, 'Adam')\nopt = getattr(torch.optim, name)",
+              "import inspect\nprint(inspect.getsource(np.linalg.norm))",
               "sum = 0\nfor x in range(3):\n    sum += x"]
     assert grading.scan(honest) == []
     tampering = {"np.allclose = lambda *a, **k: True": "numpy.allclose",
@@ -190,6 +191,8 @@ def test_scan_flags_tampering_and_not_honest_code():
                  "exec('x = 1')": "exec",
                  "f = print.__self__": "__self__",
                  "getattr(checks, name)": "computed attribute name",
+                 "getattr(print, name)": "computed attribute name",
+                 "import inspect\nf = inspect.currentframe()": "inspect.currentframe",
                  "get_ipython().events.register('post_run_cell', f)": "get_ipython().events",
                  "print(In[-1])": "input history",
                  "NotImplementedError = ValueError": "NotImplementedError",
