@@ -17,6 +17,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from .. import _course
+
 
 @dataclass
 class Outcome:
@@ -34,6 +36,9 @@ def kernel_env(mode: str, threads: int | None = None) -> dict:
     ``threads`` threads for torch/OpenMP/BLAS (one kernel per core when grading in parallel)."""
     env = dict(os.environ, COURSE_MODE=mode, COURSE_PROGRESS="0", MPLBACKEND="Agg",
                PYDEVD_DISABLE_FILE_VALIDATION="1")
+    root = _course.checkout_root()
+    if root is not None:  # the worker and kernels import the course_utils this grader runs, not another one
+        env["PYTHONPATH"] = os.pathsep.join([str(root)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     if threads:
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             env[name] = str(threads)
