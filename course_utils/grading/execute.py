@@ -36,6 +36,9 @@ def kernel_env(mode: str, threads: int | None = None) -> dict:
     ``threads`` threads for torch/OpenMP/BLAS (one kernel per core when grading in parallel)."""
     env = dict(os.environ, COURSE_MODE=mode, COURSE_PROGRESS="0", MPLBACKEND="Agg",
                PYDEVD_DISABLE_FILE_VALIDATION="1")
+    shared_mini = _course.shared_mini_cifar()
+    if shared_mini is not None:  # a developer checkout: the CIFAR lessons run offline, as in the tests
+        env.setdefault("COURSE_MINI_CIFAR", str(shared_mini))
     root = _course.checkout_root()
     if root is not None:  # the worker and kernels import the course_utils this grader runs, not another one
         env["PYTHONPATH"] = os.pathsep.join([str(root)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])

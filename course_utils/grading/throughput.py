@@ -39,6 +39,7 @@ class Throughput:
     cpu_seconds: float             # user + system time of the workers and their kernels
     peak_worker_mb: float          # largest resident memory of one worker and its kernel together
     all_graded: bool
+    all_passed: bool               # every exercise of every copy passed (true for the instructor notebook)
 
     @property
     def per_minute(self) -> float:
@@ -102,7 +103,8 @@ def measure(lesson: str, copies: int = 6, jobs=(1, 2), submission: Path | None =
             with _PeakMemory() as memory:
                 results = grade(paths, settings, jobs=n)
             rows.append(Throughput(lesson, n, copies, time.perf_counter() - start, _children_cpu() - cpu_before,
-                                   memory.peak / 2**20, all(r.status == "graded" for r in results)))
+                                   memory.peak / 2**20, all(r.status == "graded" for r in results),
+                                   all(r.all_passed for r in results)))
     return rows
 
 
@@ -113,7 +115,8 @@ def format_rows(rows: list[Throughput]) -> str:
     for r in rows:
         lines.append(f"{r.lesson:>6}  {r.jobs:>4}  {r.copies:>6}  {r.seconds:>7.1f}  {r.per_minute:>7.2f}  "
                      f"{r.per_hour:>8.0f}  {r.cpu_seconds / r.copies:>9.1f}  {r.peak_worker_mb:>14.0f}"
-                     + ("" if r.all_graded else "  (some copies could not be graded!)"))
+                     + ("" if r.all_graded else "  (some copies could not be graded!)")
+                     + ("" if r.all_passed or not r.all_graded else "  (not every exercise passed)"))
     return "\n".join(lines)
 
 
