@@ -491,6 +491,50 @@ def suggest(sweep: Sweep, rules=None, **kwargs) -> dict[str, float]:
     return {name: rule(sweep, **kwargs) for name, rule in rules.items()}
 
 
+# ----------------------------------------------------------------------------- grid search
+
+def good_region(lrs, values, margin: float = 0.05) -> tuple[float, float]:
+    """The span of learning rates where a grid search's final loss is within ``margin`` of its best.
+
+    ``lrs`` (k,) ascending grid, ``values`` (k,) the final (validation) loss of each, lower is
+    better and positive. The region is the connected span around the best grid point where the
+    curve through the grid points, drawn straight in log lr, stays at or below
+    ``(1 + margin) * best``: its ends are where that curve crosses the threshold, or the grid's
+    ends. Assumes the loss changes smoothly between neighbouring grid points (the grid cannot see
+    anything narrower than its step).
+
+    Example:
+        >>> low, high = good_region([1e-4, 1e-3, 1e-2], [2.2, 2.0, 2.3], margin=0.05)  # threshold 2.1
+        >>> f"{low:.3g} {high:.3g}"     # half-way (in log lr) to 1e-4, a third of the way to 1e-2
+        '0.000316 0.00215'
+    """
+    lrs, values = np.asarray(lrs, dtype=float), np.asarray(values, dtype=float)
+    if lrs.ndim != 1 or lrs.shape != values.shape or len(lrs) < 2:
+        raise ValueError(f"lrs and values must be 1-D of the same length (at least 2), got {lrs.shape} and {values.shape}.")
+    if np.any(np.diff(lrs) <= 0) or np.any(lrs <= 0):
+        raise ValueError("lrs must be positive and increasing (a grid from small to large).")
+    if not margin >= 0:
+        raise ValueError(f"margin must be a non-negative fraction (0.05 = within 5 %), got {margin!r}.")
+    values = np.where(np.isfinite(values), values, np.inf)  # a diverged run is as bad as it gets
+    best = int(np.argmin(values))
+    threshold = (1.0 + margin) * values[best]
+    log = np.log(lrs)
+
+    def edge(step: int) -> float:
+        i = best
+        while 0 <= i + step < len(lrs) and values[i + step] <= threshold:
+            i += step
+        j = i + step
+        if not 0 <= j < len(lrs):
+            return float(lrs[i])
+        if not np.isfinite(values[j]):
+            return float(lrs[i])
+        fraction = (threshold - values[i]) / (values[j] - values[i])
+        return float(np.exp(log[i] + fraction * (log[j] - log[i])))
+
+    return edge(-1), edge(+1)
+
+
 # ----------------------------------------------------------------------------- lesson 02's bowl, as a model
 
 class BowlModel(nn.Module):
@@ -587,4 +631,4 @@ def torch_lr_finder_sweep(model: nn.Module, optimizer: torch.optim.Optimizer, tr
 
 __all__ = ["range_test", "Sweep", "sweep_lrs", "smooth_losses", "MovingAverage", "stop_index", "trimmed",
            "suggest_steepest", "suggest_minimum", "suggest_valley", "longest_descent", "suggest", "RULES",
-           "BowlModel", "bowl_loss", "torch_lr_finder_sweep", "SWEEP_MODES", "SKIP_START", "SKIP_END"]
+           "good_region", "BowlModel", "bowl_loss", "torch_lr_finder_sweep", "SWEEP_MODES", "SKIP_START", "SKIP_END"]

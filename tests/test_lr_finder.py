@@ -442,3 +442,28 @@ def test_rules_need_enough_points_and_skip_non_finite_ends():
     smoothed = np.concatenate([np.linspace(2.0, 1.0, 18), [np.inf, np.nan]])
     assert lr_finder.suggest_minimum(_sweep_of(lrs, smoothed), skip_end=0) == pytest.approx(lrs[17] / 10)
     assert set(lr_finder.suggest(_sweep_of(lrs, smoothed), skip_end=0)) == set(lr_finder.RULES)
+
+
+# ----------------------------------------------------------------------------- grid search's good region
+
+def test_good_region_is_where_the_grid_curve_stays_within_the_margin():
+    lrs = np.logspace(-5, -2, 7)
+    losses = np.array([2.30, 2.29, 2.25, 2.09, 2.03, 2.09, 2.31])
+    low, high = lr_finder.good_region(lrs, losses, margin=0.05)
+    threshold = 1.05 * 2.03
+    # the ends are the threshold crossings of the straight (in log lr) segments around the best
+    for end, (i, j) in ((low, (2, 3)), (high, (5, 6))):
+        assert np.interp(np.log(end), np.log(lrs[[i, j]]), losses[[i, j]]) == pytest.approx(threshold)
+    assert lrs[2] < low < lrs[3] and lrs[5] < high < lrs[6]
+    assert lr_finder.good_region(lrs, losses, margin=0.0) == pytest.approx((lrs[4], lrs[4]))
+    assert lr_finder.good_region(lrs, losses, margin=1.0) == (lrs[0], lrs[-1])
+    with_nan = losses.copy()
+    with_nan[6] = np.nan                                # a diverged run bounds the region at its neighbour
+    assert lr_finder.good_region(lrs, with_nan, margin=0.05)[1] == lrs[5]
+
+
+def test_good_region_rejects_bad_grids():
+    with pytest.raises(ValueError, match="increasing"):
+        lr_finder.good_region([1e-3, 1e-4], [1.0, 2.0])
+    with pytest.raises(ValueError, match="same length"):
+        lr_finder.good_region([1e-3, 1e-2], [1.0])
