@@ -174,21 +174,25 @@ def plot_range_test(sweep, *, suggestions: Mapping[str, float] | None = None, ax
     return ax
 
 
-def plot_grid_search(lrs: Sequence[float], values: Sequence[float], *, good=None, marks: Mapping[str, float] | None = None,
-                     ax=None, ylabel: str = "final validation loss", title: str | None = None):
-    """A grid search: one final metric per lr (log x axis), the good lrs filled and their span shaded.
+def plot_grid_search(lrs: Sequence[float], values: Sequence[float], *, good_region: tuple | None = None,
+                     threshold: float | None = None, marks: Mapping[str, float] | None = None, ax=None,
+                     ylabel: str = "final validation loss", title: str | None = None):
+    """A grid search: one final metric per lr (log x axis), its good region shaded.
 
-    ``good`` is a boolean mask over ``lrs`` (e.g. within a margin of the best); ``marks``
-    (``{label: lr}``) are drawn as dashed vertical lines, e.g. a range test's suggestions.
+    ``good_region`` (``(low, high)`` lr, e.g. from ``lr_finder.good_region``) is shaded and the grid
+    points inside it filled; ``threshold`` draws the metric's cut-off as a dotted line; ``marks``
+    (``{label: lr}``) are dashed vertical lines, e.g. a range test's suggestions.
     """
     ax = _axes(ax, figsize=(6.5, 4))
     lrs, values = np.asarray(lrs, dtype=float), np.asarray(values, dtype=float)
-    ax.plot(lrs, values, "o-", color="C0", markerfacecolor="white", label=ylabel)
-    if good is not None:
-        good = np.asarray(good, dtype=bool)
-        if good.any():
-            ax.axvspan(lrs[good].min(), lrs[good].max(), color="0.85", zorder=0, label="good region")
-            ax.plot(lrs[good], values[good], "o", color="C0")
+    if good_region is not None:
+        low, high = good_region
+        ax.axvspan(low, high, color="0.85", zorder=0, label="good region")
+        inside = (lrs >= low) & (lrs <= high)
+        ax.plot(lrs[inside], values[inside], "o", color="C0", zorder=3)
+    ax.plot(lrs, values, "o-", color="C0", markerfacecolor="white", label=ylabel, zorder=2)
+    if threshold is not None:
+        ax.axhline(threshold, color="0.5", linestyle=":", linewidth=1, label="cut-off")
     for label, lr in (marks or {}).items():
         ax.axvline(lr, color=RULE_COLORS.get(label, None), linestyle="--", linewidth=1, label=f"{label}: {lr:.1e}")
     ax.set_xscale("log")

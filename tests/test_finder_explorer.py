@@ -115,7 +115,11 @@ def test_plot_range_test_draws_the_sweep_it_is_given():
 
 def test_plot_grid_search_shades_the_good_lrs():
     lrs = np.logspace(-5, -2, 7)
-    ax = plotting.plot_grid_search(lrs, [2.3, 2.2, 2.1, 2.0, 2.05, 2.2, 2.31], good=[0, 0, 0, 1, 1, 0, 0])
+    losses = np.array([2.3, 2.2, 2.1, 2.0, 2.05, 2.2, 2.31])
+    region = lr_finder.good_region(lrs, losses, margin=0.05)
+    ax = plotting.plot_grid_search(lrs, losses, good_region=region, threshold=2.1)
     span = ax.patches[0]
-    assert span.get_x() == pytest.approx(lrs[3]) and span.get_x() + span.get_width() == pytest.approx(lrs[4])
+    assert span.get_x() == pytest.approx(region[0]) and span.get_x() + span.get_width() == pytest.approx(region[1])
+    filled = ax.lines[0]
+    assert filled.get_xdata().tolist() == lrs[(lrs >= region[0]) & (lrs <= region[1])].tolist()
     plt.close("all")
