@@ -143,7 +143,8 @@ def plot_range_test(sweep, *, suggestions: Mapping[str, float] | None = None, ax
     The raw minibatch losses are drawn faint, the smoothed ones solid; ``suggestions``
     (``{rule: lr}``) are dashed vertical lines with a dot on the smoothed curve; ``good_region``
     (``(low, high)`` lr) is shaded; a sweep that stopped early has its last point crossed.
-    The y axis stops a little above the smoothed curve, so a raw blow-up does not squash the plot.
+    The y axis frames the descent (from below the lowest smoothed loss to a little above the first),
+    so the blow-up at the end, which can be 100 times the start, leaves the top instead of squashing the curve.
     """
     ax = _axes(ax, figsize=(6.5, 4))
     lrs, raw, smooth = (np.asarray(a, dtype=float) for a in (sweep.lrs, sweep.losses, sweep.smoothed))
@@ -161,9 +162,10 @@ def plot_range_test(sweep, *, suggestions: Mapping[str, float] | None = None, ax
         ax.axvline(lr, color=color, linestyle="--", linewidth=1)
         ax.plot(lr, point_on_curve(lrs, smooth, lr), "o", color=color, markersize=7, label=f"{rule}: {lr:.1e}")
     finite = smooth[np.isfinite(smooth)]
-    if finite.size:
-        low, high = finite.min(), finite.max()
-        ax.set_ylim(low - 0.1 * (high - low + 1e-12), high + 0.15 * (high - low + 1e-12))
+    if finite.size:  # frame the descent: from below the minimum to a little above the start; a blow-up leaves the top
+        low, start = finite.min(), finite[0]
+        span = max(start - low, 0.02 * abs(low), 1e-12)
+        ax.set_ylim(low - 0.5 * span, max(start, low) + 1.5 * span)
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel("training loss")

@@ -110,6 +110,8 @@ def test_plot_range_test_draws_the_sweep_it_is_given():
         dot = [line for line in ax.lines if line.get_label().startswith(rule)][0]
         assert dot.get_xdata()[0] == lr
         assert dot.get_ydata()[0] == pytest.approx(np.interp(np.log(lr), np.log(sweep.lrs), sweep.smoothed))
+    bottom, top = ax.get_ylim()   # the descent fills the frame; the blow-up at the end may leave it
+    assert bottom < sweep.smoothed.min() and sweep.smoothed[0] < top < sweep.smoothed[0] + 2 * (sweep.smoothed[0] - bottom)
     plt.close("all")
 
 
