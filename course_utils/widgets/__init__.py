@@ -13,6 +13,7 @@ Example (in a notebook):
 from .figure_widget import FigureWidget
 from .lr_explorer import (ANGLE_DEG, LAMBDA_MAX, LEVELS, VIEW, W0, ExplorerState, LRExplorer, describe, explore,
                           explorer_bowl, plot_explorer_grid)
+from .optimizer_explorer import OptimizerExplorer, OptimizerState, describe_optimizer, explore_optimizer, plot_optimizer_grid
 
 __all__ = ["FigureWidget", "LRExplorer", "ExplorerState", "explore", "describe", "explorer_bowl",
            "plot_explorer_grid", "LEVELS", "ANGLE_DEG", "LAMBDA_MAX", "VIEW", "W0"]
