@@ -69,8 +69,9 @@ def refuse_unsupported(owner: str, **options) -> None:
     for name, (value, allowed) in options.items():
         if value not in allowed:
             raise ValueError(
-                f"{owner} does not implement {name}={value!r} (an option of torch.optim.{owner} for other "
-                f"ways of running the same update); leave it at {allowed[0]!r}, or use torch.optim.{owner}.")
+                f"{owner} does not implement {name}={value!r} (an option of torch.optim.{owner} that runs the "
+                f"same update another way: faster on a device, or differentiably); leave it at {allowed[0]!r}, or "
+                f"use torch.optim.{owner}.")
 
 
 def _on(value) -> bool:
@@ -124,7 +125,7 @@ class CourseOptimizer(torch.optim.Optimizer):
                     continue
                 if p.grad.is_sparse or p.is_complex():
                     raise ValueError(f"{type(self).__name__} takes dense real parameters and gradients; "
-                                     f"use torch.optim.{type(self).__name__} for sparse or complex ones.")
+                                     "use a torch.optim optimizer for sparse or complex ones.")
                 grad = -p.grad if group.get("maximize", False) else p.grad
                 state = self.state[p]
                 state["step"] = state.get("step", 0) + 1

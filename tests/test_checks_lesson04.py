@@ -1,21 +1,27 @@
 """Checks 04.1 (heavy-ball momentum) and 04.2 (Adam): right answers pass, each usual mistake fails with its hint."""
+import nbformat
 import pytest
 import torch
 
-from course_utils import checks, optimizers
+from course_utils import checks, optimizers, release
 from course_utils.checks import lesson04
 
 
-class MomentumSGD(optimizers.CourseOptimizer):   # the notebook's solution
-    def __init__(self, params, lr=1e-3, momentum=0.9):
-        super().__init__(params, dict(lr=lr, momentum=momentum))
+SOLUTIONS = release.ROOT / "notebooks" / "solutions" / "04_momentum_and_adaptive_methods.ipynb"
 
-    def update(self, p, grad, state, group):
-        if "momentum_buffer" not in state:
-            state["momentum_buffer"] = grad.clone()
-        else:
-            state["momentum_buffer"].mul_(group["momentum"]).add_(grad)
-        p.sub_(group["lr"] * state["momentum_buffer"])
+
+def _notebook_solution(exercise_id: str, name: str):
+    """The class the instructor notebook defines in its solution cell for ``exercise_id``."""
+    nb = nbformat.read(SOLUTIONS, as_version=4)
+    (cell,) = [c for c in nb.cells if c.get("metadata", {}).get("course", {}) == {"exercise": exercise_id,
+                                                                                   "role": "solution"}]
+    namespace = {"optimizers": optimizers, "torch": torch}
+    exec(cell.source, namespace)
+    return namespace[name]
+
+
+MomentumSGD = _notebook_solution("04.1", "MomentumSGD")
+MyAdam = _notebook_solution("04.2", "MyAdam")
 
 
 class ZeroStartMomentum(MomentumSGD):   # also right: a zero buffer plus the first gradient is that gradient
@@ -25,30 +31,15 @@ class ZeroStartMomentum(MomentumSGD):   # also right: a zero buffer plus the fir
         p.add_(buf, alpha=-group["lr"])
 
 
-class MyAdam(optimizers.CourseOptimizer):   # the notebook's solution
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
-
-    def update(self, p, grad, state, group):
-        beta1, beta2 = group["betas"]
-        t = state["step"]
-        if "exp_avg" not in state:
-            state["exp_avg"] = torch.zeros_like(p)
-            state["exp_avg_sq"] = torch.zeros_like(p)
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        m.mul_(beta1).add_((1 - beta1) * grad)
-        v.mul_(beta2).add_((1 - beta2) * grad * grad)
-        p.sub_(group["lr"] * (m / (1 - beta1 ** t)) / ((v / (1 - beta2 ** t)).sqrt() + group["eps"]))
-
-
-@pytest.mark.parametrize("hidden", [False, True])
-def test_right_answers_pass(capsys, hidden):
-    checks.momentum_sgd(MomentumSGD, hidden=hidden)
-    checks.momentum_sgd(ZeroStartMomentum, hidden=hidden)
-    checks.adam(MyAdam, hidden=hidden)
-    checks.adam(optimizers.Adam, hidden=hidden)     # the course's own Adam takes the same arguments
-    assert capsys.readouterr().out.splitlines() == ["[check 04.1] momentum_sgd: PASSED"] * 2 + [
-        "[check 04.2] adam: PASSED"] * 2
+@pytest.mark.parametrize("hidden, momentum, adam", [
+    (False, MomentumSGD, MyAdam),                    # the notebook's solutions
+    (True, MomentumSGD, MyAdam),
+    (False, ZeroStartMomentum, optimizers.Adam),     # written differently, also right
+])
+def test_right_answers_pass(capsys, hidden, momentum, adam):
+    checks.momentum_sgd(momentum, hidden=hidden)
+    checks.adam(adam, hidden=hidden)
+    assert capsys.readouterr().out.splitlines() == ["[check 04.1] momentum_sgd: PASSED", "[check 04.2] adam: PASSED"]
 
 
 class BufferNotKept(MomentumSGD):        # a local buffer, reset every step
@@ -59,16 +50,18 @@ class BufferNotKept(MomentumSGD):        # a local buffer, reset every step
 
 class LrInsideBuffer(MomentumSGD):
     def update(self, p, grad, state, group):
-        buf = state.setdefault("momentum_buffer", torch.zeros_like(p))
-        buf.mul_(group["momentum"]).add_(group["lr"] * grad)
-        p.sub_(buf)
+        if "velocity" not in state:
+            state["velocity"] = group["lr"] * grad
+        else:
+            state["velocity"] = group["momentum"] * state["velocity"] + group["lr"] * grad
+        p -= state["velocity"]
 
 
-class AveragedBuffer(MomentumSGD):
+class AveragedBuffer(MomentumSGD):      # an exponential moving average, as in Adam's m
     def update(self, p, grad, state, group):
-        buf = state.setdefault("momentum_buffer", torch.zeros_like(p))
-        buf.mul_(group["momentum"]).add_((1 - group["momentum"]) * grad)
-        p.sub_(group["lr"] * buf)
+        beta = group["momentum"]
+        state["m"] = beta * state.get("m", torch.zeros_like(p)) + (1 - beta) * grad
+        p.add_(state["m"], alpha=-group["lr"])
 
 
 class Uphill(MomentumSGD):
@@ -101,23 +94,23 @@ def test_usual_momentum_mistakes_fail_with_their_hint(wrong, hint):
 
 class NoBiasCorrection(MyAdam):
     def update(self, p, grad, state, group):
-        beta1, beta2 = group["betas"]
-        m = state.setdefault("exp_avg", torch.zeros_like(p))
-        v = state.setdefault("exp_avg_sq", torch.zeros_like(p))
-        m.mul_(beta1).add_((1 - beta1) * grad)
-        v.mul_(beta2).add_((1 - beta2) * grad * grad)
-        p.sub_(group["lr"] * m / (v.sqrt() + group["eps"]))
+        b1, b2 = group["betas"]
+        if state["step"] == 1:
+            state["m"], state["v"] = torch.zeros_like(p), torch.zeros_like(p)
+        state["m"] = b1 * state["m"] + (1 - b1) * grad
+        state["v"] = b2 * state["v"] + (1 - b2) * grad ** 2
+        p -= group["lr"] * state["m"] / (torch.sqrt(state["v"]) + group["eps"])
 
 
 class EpsInsideSqrt(MyAdam):
     def update(self, p, grad, state, group):
-        beta1, beta2 = group["betas"]
+        b1, b2 = group["betas"]
         t = state["step"]
-        m = state.setdefault("exp_avg", torch.zeros_like(p))
-        v = state.setdefault("exp_avg_sq", torch.zeros_like(p))
-        m.mul_(beta1).add_((1 - beta1) * grad)
-        v.mul_(beta2).add_((1 - beta2) * grad * grad)
-        p.sub_(group["lr"] * (m / (1 - beta1 ** t)) / (v / (1 - beta2 ** t) + group["eps"]).sqrt())
+        if t == 1:
+            state["m"], state["v"] = torch.zeros_like(p), torch.zeros_like(p)
+        state["m"] = b1 * state["m"] + (1 - b1) * grad
+        state["v"] = b2 * state["v"] + (1 - b2) * grad ** 2
+        p -= group["lr"] * (state["m"] / (1 - b1 ** t)) / torch.sqrt(state["v"] / (1 - b2 ** t) + group["eps"])
 
 
 class StepFromZero(MyAdam):             # counts steps from 0: the first bias correction divides by zero

@@ -107,13 +107,10 @@ def describe_optimizer(state: OptimizerState) -> str:
     """The numbers panel of the explorer, as a short HTML string."""
     used = {"SGD": f"momentum β = {state.beta:.2f}", "Adam": f"β1 = {state.beta:.2f}, β2 = {state.beta2:g}",
             "RMSprop": f"α = {state.beta2:g} (the β2 slider)", "Adagrad": "no β (both sliders unused)"}[state.optimizer]
-    num_steps = len(state.losses) - 1
-    if state.diverged:
-        outcome = "<b style='color:#c00'>diverged</b>: the loss grew without bound"
-    elif math.isfinite(state.steps):
-        outcome = f"loss at 10⁻⁶ of its start after <b>{state.steps:.0f}</b> steps"
-    else:
-        outcome = f"loss after {num_steps} steps: {state.losses[-1] / state.losses[0]:.2g} of its start (not yet 10⁻⁶)"
+    outcome = _ending(state, "<b style='color:#c00'>diverged</b>: the loss grew without bound",
+                      f"loss at 10⁻⁶ of its start after <b>{state.steps:.0f}</b> steps",
+                      f"loss after {len(state.losses) - 1} steps: {state.losses[-1] / state.losses[0]:.2g} of its "
+                      "start (not yet 10⁻⁶)")
     lines = [f"{state.optimizer}, lr = {state.lr:.4g}, {used}", outcome]
     if state.stability_limit is not None:
         verdict = "stable" if state.lr_lambda_max < state.stability_limit else "unstable"
@@ -130,14 +127,14 @@ def describe_optimizer(state: OptimizerState) -> str:
     return "<br>".join(lines)
 
 
+def _ending(state: OptimizerState, diverged: str, arrived: str, not_yet: str) -> str:
+    """The text for how the run ended: it diverged, it arrived at 10⁻⁶ of the start, or not yet."""
+    return diverged if state.diverged else arrived if math.isfinite(state.steps) else not_yet
+
+
 def _title(state: OptimizerState) -> str:
     beta = {"SGD": f", β={state.beta:g}", "Adam": f", β1={state.beta:g}"}.get(state.optimizer, "")
-    if state.diverged:
-        result = "diverges"
-    elif math.isfinite(state.steps):
-        result = f"{state.steps:.0f} steps"
-    else:
-        result = f">{len(state.losses) - 1} steps"
+    result = _ending(state, "diverges", f"{state.steps:.0f} steps", f">{len(state.losses) - 1} steps")
     return f"{state.optimizer} lr={state.lr:.3g}{beta}: {result}"
 
 
