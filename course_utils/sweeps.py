@@ -114,7 +114,8 @@ class SurfaceRuns:
         return self.losses[:, -1] / self.losses[:, 0]
 
 
-def _surface_optimizer(surface, w0, optimizer, loss_scale, hyperparameters, dtype=torch.float64):
+def _surface_optimizer(w0, optimizer, loss_scale, hyperparameters, dtype=torch.float64):
+    """The (k, n) parameter of k runs from ``w0``, its optimizer, the (k, 1) loss scales and the (k,) settings."""
     cls = _optimizer_class(optimizer)
     k, settings = broadcast_settings(loss_scale=loss_scale, **hyperparameters)
     scale = settings.pop("loss_scale")[:, None]
@@ -160,7 +161,7 @@ def run_on_surface(surface, w0, optimizer, num_steps: int, *, loss_scale=1.0, ke
     """
     if int(num_steps) != num_steps or num_steps < 0:
         raise ValueError(f"num_steps must be a non-negative integer, got {num_steps!r}.")
-    w, opt, scale, settings = _surface_optimizer(surface, w0, optimizer, loss_scale, hyperparameters)
+    w, opt, scale, settings = _surface_optimizer(w0, optimizer, loss_scale, hyperparameters)
     k = w.shape[0]
     losses = np.empty((k, int(num_steps) + 1))
     points = np.empty((k, int(num_steps) + 1, w.shape[1])) if keep_points else None
@@ -206,7 +207,7 @@ def steps_to_tolerance(surface, w0, optimizer, *, tol: float = 1e-6, max_steps: 
         raise ValueError(f"tol must be between 0 and 1 (a fraction of the starting loss), got {tol}.")
     if int(max_steps) != max_steps or max_steps < 1:
         raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}.")
-    w, opt, scale, settings = _surface_optimizer(surface, w0, optimizer, loss_scale, hyperparameters)
+    w, opt, scale, settings = _surface_optimizer(w0, optimizer, loss_scale, hyperparameters)
     k = w.shape[0]
     start = _set_grad(surface, w, scale)
     steps = np.full(k, math.inf)
