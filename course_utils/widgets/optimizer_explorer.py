@@ -162,8 +162,16 @@ class OptimizerExplorer(FigureWidget):
         self.ax_loss.set_xlabel("step")
         self.ax_loss.set_ylabel("loss f(w)")
         self.ax_loss.grid(True, alpha=0.3)
+        self.ax_path.set_title(_title(state), fontsize=10)   # before tight_layout, so the title keeps its room
         self.fig.tight_layout()
         self.update(optimizer, lr, beta, beta2)
+
+    @property
+    def widget(self):
+        """The ipywidgets box; its four controls wrap onto a second row where the page is narrow."""
+        box = super().widget
+        box.children[0].layout.flex_flow = "row wrap"
+        return box
 
     def make_controls(self) -> dict:
         import ipywidgets as w
