@@ -152,8 +152,13 @@ def test_train_networks_shares_initial_weights_and_batches():
     assert first[0] == first[1]                                      # same weights, same first batch
     assert histories[1e-3].step_loss[-1] != histories[1e-2].step_loss[-1]
     assert all(h.num_epochs == 2 and len(h.val_loss) == 2 for h in histories.values())
-    again = sweeps.train_networks(make, optimizers.Adam, [1e-2], lambda: list(batches), None, 2, progress=False)
-    assert again[1e-2].step_loss == histories[1e-2].step_loss         # seeded: the same run twice
+    threads = torch.get_num_threads()
+    again = sweeps.train_networks(make, optimizers.Adam, [1e-2], lambda: list(batches), None, 2, progress=False,
+                                  num_threads=1)
+    assert again[1e-2].step_loss == pytest.approx(histories[1e-2].step_loss, rel=1e-6)   # seeded: the same run twice
+    assert torch.get_num_threads() == threads                        # the thread setting is restored
+    with pytest.raises(ValueError, match="num_threads"):
+        sweeps.train_networks(make, "Adam", [1e-2], lambda: list(batches), None, 1, num_threads=0)
 
 
 def test_stability_region_plot_draws_the_cells_and_the_boundary_it_was_given():
