@@ -231,4 +231,56 @@ def plot_suggestion_spread(suggestions: Mapping[str, Sequence[float]], *, good_r
     if good_region is not None:
         ax.legend(fontsize="small", loc="upper left")
     ax.grid(True, axis="x", which="major", alpha=0.3)
+def plot_stability_region(lrs, betas, stable, *, boundary=None, ax=None, title: str | None = None):
+    """Which cells of a (learning rate, momentum) grid converged: ``stable`` (len(lrs), len(betas)) booleans.
+
+    ``boundary`` is an optional theory curve ``(lr_values, beta_values)`` drawn over the cells
+    (e.g. lr·λ_max = 2 + 2β, computed from the same bowl the runs used).
+    """
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    ax = _axes(ax, figsize=(6, 4.5))
+    stable = np.asarray(stable, dtype=bool)
+    colors = ["#f2b8b5", "#b9e0b9"]   # diverged, converged
+    ax.pcolormesh(np.asarray(lrs, dtype=float), np.asarray(betas, dtype=float), stable.T.astype(float),
+                  shading="nearest", cmap=ListedColormap(colors), vmin=0, vmax=1)
+    handles = [Patch(color=colors[1], label="measured: converged"), Patch(color=colors[0], label="measured: diverged")]
+    if boundary is not None:
+        (line,) = ax.plot(*boundary, color="k", lw=2, label="theory boundary")
+        handles.append(line)
+    ax.set_xlabel("learning rate η")
+    ax.set_ylabel("momentum β")
+    ax.legend(handles=handles, fontsize="small", loc="upper left")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_lr_sweeps(ranges: Mapping, *, ax=None, title: str | None = None, ylabel: str = "final loss",
+                   logy: bool = True):
+    """Final loss against learning rate for each entry of ``ranges`` (label -> a ``sweeps.GoodRange``).
+
+    Each curve's good range is drawn as a thick segment under it and its best learning rate as a
+    star; runs that diverged (infinite final loss) are marked with an x at the top of the axes.
+    """
+    ax = _axes(ax, figsize=(6, 4.2))
+    finite = np.concatenate([r.final_losses[np.isfinite(r.final_losses)] for r in ranges.values()])
+    top = finite.max() * (3 if logy else 1.1)
+    for label, r in ranges.items():
+        ok = np.isfinite(r.final_losses)
+        (line,) = ax.plot(r.lrs[ok], r.final_losses[ok], "o-", ms=3, lw=1.2, label=label)
+        color = line.get_color()
+        ax.plot(r.lrs[~ok], np.full((~ok).sum(), top), "x", color=color)
+        ax.plot(r.lrs[r.good], r.final_losses[r.good], "-", color=color, lw=5, alpha=0.35, solid_capstyle="round")
+        ax.plot([r.best_lr], [r.best_loss], "*", color=color, ms=12, mec="k", mew=0.5)
+    ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize="small")
     return ax
