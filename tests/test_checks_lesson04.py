@@ -1,13 +1,15 @@
 """Checks 04.1 (heavy-ball momentum) and 04.2 (Adam): right answers pass, each usual mistake fails with its hint."""
+from pathlib import Path
+
 import nbformat
 import pytest
 import torch
 
-from course_utils import checks, optimizers, release
+from course_utils import checks, optimizers
 from course_utils.checks import lesson04
 
 
-SOLUTIONS = release.ROOT / "notebooks" / "solutions" / "04_momentum_and_adaptive_methods.ipynb"
+SOLUTIONS = Path(__file__).resolve().parents[1] / "notebooks" / "solutions" / "04_momentum_and_adaptive_methods.ipynb"
 
 
 def _notebook_solution(exercise_id: str, name: str):
