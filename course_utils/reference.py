@@ -133,7 +133,7 @@ def load_reference(path=None) -> dict | None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.reference", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mode", default="gpu", choices=("fast", "cpu", "gpu"),
+    parser.add_argument("--mode", default="gpu", choices=runtime.MODES,
                         help="data size: gpu = full CIFAR-10 (default), cpu = mini subset, fast = its first rows")
     parser.add_argument("--num-epochs", type=int, default=None, help="override the epochs per run (default 10)")
     parser.add_argument("--out", default=None,

@@ -60,6 +60,17 @@ def _schedule_explorer_png(values: dict) -> bytes:
     return explorer.png()
 
 
+def _optimizer_explorer_png(values: dict) -> bytes:
+    explorer = widgets.OptimizerExplorer(optimizer="Adam", lr=0.1, beta=0.9, beta2=0.999)   # as lesson 04 builds it
+    explorer.update(optimizer="Adam", **values)
+    return explorer.png()
+
+
+def BETA2_STOP(position: float) -> float:
+    """The β2 ``SelectionSlider`` of lesson 04 at position ``position`` (an index) holds that stop."""
+    return widgets.BETA2_CHOICES[int(position)]
+
+
 CASES = [
     WidgetCase(
         name="02_lr_explorer",
@@ -77,5 +88,13 @@ CASES = [
                  "final/peak": ("final_factor", LOG10)},
         panel=_schedule_explorer_panel,
         picture=_schedule_explorer_png,
+    ),
+    WidgetCase(
+        name="04_optimizer_explorer",
+        notebook="04_momentum_and_adaptive_methods.ipynb",
+        widget="OptimizerExplorer",
+        sliders={"lr": ("lr", LOG10), "β (momentum, β1)": ("beta", LINEAR), "β2 (Adam), α": ("beta2", BETA2_STOP)},
+        panel=lambda values: widgets.describe_optimizer(widgets.explore_optimizer("Adam", **values)),
+        picture=_optimizer_explorer_png,
     ),
 ]
