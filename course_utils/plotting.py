@@ -124,6 +124,89 @@ def plot_step_losses(histories: Mapping, *, window: int = 20, ax=None, title: st
     return ax
 
 
+# ----------------------------------------------------------------------------- learning-rate schedules (lesson 05)
+
+def plot_lr_trace(trace: Sequence[float], *, ax=None, label: str | None = None, logy: bool = False,
+                  steps_per_epoch: int | None = None, **line_kwargs):
+    """One learning-rate schedule: ``trace`` (T,) the lr of steps 0..T-1 (e.g. ``schedules.lr_trace``).
+
+    ``steps_per_epoch`` adds faint vertical lines at epoch boundaries. Returns the axes.
+    """
+    ax = _axes(ax, figsize=(5.5, 3.2))
+    trace = np.asarray(trace, dtype=float)
+    if trace.ndim != 1:
+        raise ValueError(f"trace must be one lr per step, shape (T,), got {trace.shape}.")
+    ax.plot(np.arange(len(trace)), trace, label=label, **line_kwargs)
+    if steps_per_epoch:
+        for boundary in range(steps_per_epoch, len(trace), steps_per_epoch):
+            ax.axvline(boundary, color="0.85", lw=0.6, zorder=0)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("learning rate")
+    ax.grid(True, alpha=0.3)
+    return ax
+
+
+def plot_schedules(traces: Mapping[str, Sequence[float]], *, axes=None, ncols: int = 4, logy: bool = False,
+                   steps_per_epoch: int | None = None, sharey: bool = True):
+    """Every schedule of ``traces`` (name -> (T,) lr per step) on its own small panel of one figure.
+
+    Returns the axes as a 2D array (unused panels are hidden).
+    """
+    names = list(traces)
+    if not names:
+        raise ValueError("traces is empty: pass {name: lr per step}.")
+    nrows = -(-len(names) // ncols)
+    if axes is None:
+        fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.5 * nrows), sharex=True, sharey=sharey,
+                                 squeeze=False)
+        # fixed margins: a layout engine redraws log axes several times (seconds on a laptop)
+        fig.subplots_adjust(left=0.07, right=0.98, bottom=0.1, top=0.86, wspace=0.12 if sharey else 0.3, hspace=0.35)
+    axes = np.asarray(axes).reshape(-1, ncols) if np.ndim(axes) else np.array([[axes]])
+    flat = axes.ravel()
+    if len(flat) < len(names):
+        raise ValueError(f"{len(names)} schedules need {len(names)} axes, got {len(flat)}.")
+    for ax, name in zip(flat, names):
+        plot_lr_trace(traces[name], ax=ax, logy=logy, steps_per_epoch=steps_per_epoch, color="C0")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+    for ax in flat[len(names):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("step")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("learning rate")
+    return axes
+
+
+def plot_schedule_comparison(rows: Sequence[Mapping], *, value: str = "mean", spread: str = "spread",
+                             baseline: float | None = None, xlabel: str = "final loss", logx: bool = False,
+                             ax=None, title: str | None = None):
+    """Horizontal bars of ``row[value]`` with error bars ``row[spread]``, one per ``row["label"]``.
+
+    ``baseline`` draws a dashed vertical line (e.g. the best constant lr's value). Returns the axes.
+    """
+    ax = _axes(ax, figsize=(6, 0.4 * len(rows) + 1.2))
+    labels = [str(r["label"]) for r in rows]
+    values = np.array([r[value] for r in rows], dtype=float)
+    errors = np.array([r.get(spread, 0.0) for r in rows], dtype=float)
+    positions = np.arange(len(rows))[::-1]
+    ax.barh(positions, values, xerr=errors, color="C0", alpha=0.7, capsize=3)
+    ax.set_yticks(positions)
+    ax.set_yticklabels(labels)
+    if baseline is not None:
+        ax.axvline(baseline, color="C3", ls="--", lw=1)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(True, axis="x", alpha=0.3)
+    return ax
+
+
 # ----------------------------------------------------------------------------- lesson 06: finding a good lr
 
 RULE_COLORS = {"steepest": "C3", "minimum/10": "C2", "valley": "C4"}  # one colour per suggestion rule
@@ -231,6 +314,9 @@ def plot_suggestion_spread(suggestions: Mapping[str, Sequence[float]], *, good_r
     if good_region is not None:
         ax.legend(fontsize="small", loc="upper left")
     ax.grid(True, axis="x", which="major", alpha=0.3)
+    return ax
+
+
 def plot_stability_region(lrs, betas, stable, *, boundary=None, ax=None, title: str | None = None):
     """Which cells of a (learning rate, momentum) grid converged: ``stable`` (len(lrs), len(betas)) booleans.
 
