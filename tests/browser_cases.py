@@ -30,14 +30,29 @@ class WidgetCase:
     (:func:`LOG10` for a log slider, :func:`LINEAR` otherwise). ``panel(values)`` returns the
     numbers panel's HTML for ``values`` ({argument: value}, every slider); ``picture(values)``,
     if given, the PNG bytes the widget's figure must show.
+
+    An explorer built on data that only the notebook computes (a cached sweep, a trained network)
+    gives ``panel_in_kernel`` (and optionally ``picture_in_kernel``) instead: a Python expression
+    evaluated in that notebook's own kernel after Run All, with ``values`` bound to the same dict,
+    that returns the HTML (the PNG bytes). It must compute the answer afresh from the notebook's
+    variables and the library's pure functions, not ask the widget what it shows.
     """
 
     name: str                                     # screenshot name, e.g. "02_lr_explorer"
     notebook: str                                 # file name in notebooks/solutions/
     widget: str                                   # the explorer class in course_utils.widgets
     sliders: dict
-    panel: Callable[[dict], str]
+    panel: Callable[[dict], str] | None = None
     picture: Callable[[dict], bytes] | None = None
+    panel_in_kernel: str | None = None
+    picture_in_kernel: str | None = None
+
+    def __post_init__(self):
+        if (self.panel is None) == (self.panel_in_kernel is None):
+            raise ValueError(f"{self.name}: give exactly one of panel (computed here) and panel_in_kernel "
+                             "(an expression evaluated in the notebook's kernel).")
+        if self.picture is not None and self.picture_in_kernel is not None:
+            raise ValueError(f"{self.name}: give at most one of picture and picture_in_kernel.")
 
 
 def _lr_explorer_png(values: dict) -> bytes:
@@ -96,5 +111,16 @@ CASES = [
         sliders={"lr": ("lr", LOG10), "β (momentum, β1)": ("beta", LINEAR), "β2 (Adam), α": ("beta2", BETA2_STOP)},
         panel=lambda values: widgets.describe_optimizer(widgets.explore_optimizer("Adam", **values)),
         picture=_optimizer_explorer_png,
+    ),
+    WidgetCase(
+        name="06_finder_explorer",
+        notebook="06_finding_a_good_learning_rate.ipynb",
+        widget="FinderExplorer",
+        sliders={"smoothing β": ("beta", LINEAR), "stop at × best": ("diverge_factor", LINEAR)},
+        # the notebook's cached sweep and the grid's good region, re-smoothed and re-cut by the library
+        panel_in_kernel="widgets.describe_finder(widgets.explore_finder(cached, values['beta'], "
+                        "values['diverge_factor'], good_region=(low, high)))",
+        picture_in_kernel="widgets.FinderExplorer(cached, beta=values['beta'], diverge_factor=values['diverge_factor'], "
+                          "good_region=(low, high)).png()",
     ),
 ]

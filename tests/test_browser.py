@@ -11,7 +11,9 @@ neither hide nor cause a failure). Its kernels inherit this run's environment: `
   notebook, run all cells, then move each slider one step with the keyboard; after each move the
   numbers panel must be the HTML that the Python side computes for the sliders' new values, the
   picture must change (and, where the case gives one, be the PNG that Python draws), and no cell
-  may show an error or write to stderr.
+  may show an error or write to stderr. A case whose explorer needs the notebook's own data has
+  that expected panel (and picture) computed in the notebook's kernel, through a second client
+  on the kernel's connection file (``NotebookKernel``).
 
 Screenshots go to ``test-artifacts/browser/`` (git-ignored): ``lab_first_lesson.png`` and one
 ``<case name>.png`` per widget after its sliders moved. Without Chromium or Playwright the browser
@@ -22,9 +24,11 @@ there (see CONTRIBUTING.md).
 """
 from __future__ import annotations
 
+import ast
 import base64
 import importlib.util
 import io
+import json
 import os
 import re
 import secrets
@@ -87,6 +91,7 @@ class Lab:
     url: str
     token: str
     log: Path
+    runtime: Path    # JUPYTER_RUNTIME_DIR: the kernels' connection files
 
     def address(self, path: str) -> str:
         """The page of ``path`` (relative to the lab's root), in a fresh workspace."""
@@ -123,7 +128,7 @@ def lab(browser, tmp_path_factory):
                 if server.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"JupyterLab did not start ({argv}):\n{log.read_text()[-3000:]}")
                 time.sleep(0.5)
-        yield Lab(url=url, token=token, log=log)
+        yield Lab(url=url, token=token, log=log, runtime=home / "runtime")
     finally:
         os.killpg(server.pid, signal.SIGTERM)   # the server and the kernels it started
         try:
@@ -161,6 +166,41 @@ def _open_notebook(page, lab: Lab, path: str) -> None:
     page.goto(lab.address(path))
     page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\| Idle$")).wait_for(timeout=120_000)
     page.wait_for_selector(f"{NOTEBOOK} .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+
+
+class NotebookKernel:
+    """A second client of the kernel that runs a notebook open in the lab, to evaluate expressions there.
+
+    It finds the notebook's session through the server's REST API and connects with the kernel's
+    connection file; it runs code silently (nothing is shown in the page or kept in the history).
+    """
+
+    def __init__(self, lab: Lab, path: str):
+        from jupyter_client import BlockingKernelClient
+
+        with urllib.request.urlopen(f"{lab.url}/api/sessions?token={lab.token}", timeout=30) as response:
+            sessions = json.load(response)
+        kernels = [s["kernel"]["id"] for s in sessions if s["path"] == path]
+        assert len(kernels) == 1, f"expected one kernel for {path}, the server has sessions {sessions}"
+        self.client = BlockingKernelClient()
+        self.client.load_connection_file(str(lab.runtime / f"kernel-{kernels[0]}.json"))
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=60)
+
+    def evaluate(self, expression: str, values: dict):
+        """The value of ``expression`` in the notebook's namespace, with ``values`` bound (a Python literal)."""
+        msg_id = self.client.execute("", silent=True, store_history=False,
+                                     user_expressions={"result": f"(lambda values: {expression})({values!r})"})
+        while True:
+            reply = self.client.get_shell_msg(timeout=120)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        result = reply["content"]["user_expressions"]["result"]
+        assert result["status"] == "ok", f"{expression} failed in the kernel: {result.get('ename')}: {result.get('evalue')}"
+        return ast.literal_eval(result["data"]["text/plain"])
+
+    def close(self) -> None:
+        self.client.stop_channels()
 
 
 def _stderr_texts(page) -> list[str]:
@@ -203,17 +243,19 @@ def _shown(box) -> tuple[str, bytes]:
     return html, png
 
 
-def _assert_shows(page, box, case: WidgetCase, what: str) -> tuple[str, bytes]:
+def _assert_shows(page, box, case: WidgetCase, what: str, kernel: NotebookKernel | None) -> tuple[str, bytes]:
     values = _values(box, page, case)
     html, png = _shown(box)
-    expected = page.evaluate(AS_THE_PAGE_WRITES_IT, case.panel(values))
+    panel = case.panel(values) if case.panel is not None else kernel.evaluate(case.panel_in_kernel, values)
+    expected = page.evaluate(AS_THE_PAGE_WRITES_IT, panel)
     assert html == expected, f"{case.name} {what}: the numbers panel shows\n{html}\nbut Python computes\n{expected}"
     assert png[:8] == b"\x89PNG\r\n\x1a\n", f"{case.name} {what}: the picture is not a PNG"
-    if case.picture is not None:
+    if case.picture is not None or case.picture_in_kernel is not None:
         from PIL import Image
         import numpy as np
 
-        shown, drawn = (np.asarray(Image.open(io.BytesIO(b)).convert("RGB"), dtype=float) for b in (png, case.picture(values)))
+        picture = case.picture(values) if case.picture is not None else kernel.evaluate(case.picture_in_kernel, values)
+        shown, drawn = (np.asarray(Image.open(io.BytesIO(b)).convert("RGB"), dtype=float) for b in (png, picture))
         assert shown.shape == drawn.shape, f"{case.name} {what}: picture {shown.shape}, Python draws {drawn.shape}"
         assert np.abs(shown - drawn).mean() < 0.5, f"{case.name} {what}: the picture is not what Python draws"
     return html, png
@@ -234,18 +276,23 @@ def test_widget_in_the_browser(case, lab, page):
         box = box.filter(has=page.locator(f".widget-label:text-is('{description}')"))
     box = box.first
     box.wait_for(timeout=30_000)
-    html, png = _assert_shows(page, box, case, "after Run All")
+    kernel = None if case.panel_in_kernel is None else NotebookKernel(lab, f"notebooks/solutions/{case.notebook}")
+    try:
+        html, png = _assert_shows(page, box, case, "after Run All", kernel)
 
-    for description in case.sliders:
-        handle = _slider(box, page, description).locator(".noUi-handle")
-        at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
-        handle.focus()
-        page.keyboard.press("ArrowLeft" if at_max else "ArrowRight")
-        page.wait_for_function("([el, old]) => el.innerHTML !== old",
-                               arg=[box.locator(".widget-html-content").first.element_handle(), html], timeout=60_000)
-        new_html, new_png = _assert_shows(page, box, case, f"after moving {description!r}")
-        assert new_png != png, f"{case.name}: moving {description!r} did not change the picture"
-        html, png = new_html, new_png
+        for description in case.sliders:
+            handle = _slider(box, page, description).locator(".noUi-handle")
+            at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+            handle.focus()
+            page.keyboard.press("ArrowLeft" if at_max else "ArrowRight")
+            page.wait_for_function("([el, old]) => el.innerHTML !== old",
+                                   arg=[box.locator(".widget-html-content").first.element_handle(), html], timeout=60_000)
+            new_html, new_png = _assert_shows(page, box, case, f"after moving {description!r}", kernel)
+            assert new_png != png, f"{case.name}: moving {description!r} did not change the picture"
+            html, png = new_html, new_png
+    finally:
+        if kernel is not None:
+            kernel.close()
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     box.screenshot(path=str(ARTIFACTS / f"{case.name}.png"))
