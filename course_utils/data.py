@@ -31,7 +31,7 @@ import numpy as np
 
 from . import _course
 from .arguments import check_int
-from .loader import CIFAR_MEAN, CIFAR_STD, DeviceLoader  # re-exported: data.DeviceLoader is the loader
+from .loader import CIFAR_MEAN, CIFAR_STD, DeviceLoader  # noqa: F401  (re-exported: data.DeviceLoader is the loader)
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 MINI_SHA256 = "cd06075c48cdba4362e01aa3905b227d0ec52c2d62b3bf36e8fad971226a1136"

@@ -175,14 +175,17 @@ def plot_update_ratios(record, *, steps_per_epoch: int | None = None, rule: floa
 
     ``record`` has ``ratio_steps`` and ``update_ratio`` (layer -> values), as a
     :class:`~course_utils.probes.ProbeRecord`. With ``steps_per_epoch`` the x axis is in epochs.
-    ``rule`` draws CS231n's "about 1e-3" as a horizontal line (``None``: no line).
+    ``rule`` draws CS231n's "about 1e-3" as a horizontal line (``None``: no line). A ratio of
+    exactly 0 (a step too small to change any float32 weight) has no place on a log scale: it is
+    left out, so the line stops there.
     """
     ax = _axes(ax, figsize=(5, 3.6))
     x = np.asarray(record.ratio_steps, dtype=float)
     if steps_per_epoch:
         x = x / steps_per_epoch
     for name, values in record.update_ratio.items():
-        ax.plot(x, np.asarray(values, dtype=float), marker=".", markersize=3, linewidth=1, label=name)
+        values = np.asarray(values, dtype=float)
+        ax.plot(x, np.where(values > 0, values, np.nan), marker=".", markersize=3, linewidth=1, label=name)
     if rule:
         ax.axhline(rule, color="black", linestyle=":", linewidth=1.2, label=f"{rule:g} (CS231n)")
     ax.set_yscale("log")

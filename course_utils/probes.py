@@ -23,8 +23,10 @@ Example:
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -50,6 +52,17 @@ class ProbeRecord:
     update_ratio: dict = field(default_factory=dict)
     dead_steps: list = field(default_factory=list)
     dead: dict = field(default_factory=dict)
+
+    def median_ratio(self, start_step: int = 0, layers=None) -> float:
+        """Median update-to-weight ratio over ``layers`` (default all) and the records from ``start_step`` on.
+
+        Example:
+            >>> ProbeRecord(layers=["a"], ratio_steps=[0, 5, 10], update_ratio={"a": [0.5, 2e-3, 1e-3]}).median_ratio(5)
+            0.0015
+        """
+        keep = [i for i, step in enumerate(self.ratio_steps) if step >= start_step]
+        values = [self.update_ratio[name][i] for name in (layers or self.layers) for i in keep]
+        return float(np.median(values)) if values else math.nan
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -37,7 +37,7 @@ from . import runtime
 from .arguments import check_int, check_positive
 from .data import CifarArrays, DeviceLoader
 from .models import make_cnn
-from .probes import ProbeRecord, TrainingProbe
+from .probes import TrainingProbe
 
 SCHEDULER_INTERVALS = ("step", "epoch")
 
@@ -554,6 +554,7 @@ def summarize(histories: Mapping, seeds: Sequence[Mapping] | None = None) -> lis
             "final_val_acc": h.val_acc[-1] if h.val_acc else math.nan,
             "val_se": h.val_se(),
             "best_val_acc": max(h.val_acc) if h.val_acc else math.nan,
+            "best_val_se": accuracy_se(max(h.val_acc), h.val_size) if h.val_acc else math.nan,
             "best_epoch": int(np.argmax(h.val_acc)) + 1 if h.val_acc else 0,
             "final_train_acc": h.train_eval_acc[-1] if h.train_eval_acc else math.nan,
             "train_se": h.train_eval_se(),
@@ -575,14 +576,14 @@ def summarize(histories: Mapping, seeds: Sequence[Mapping] | None = None) -> lis
 def format_summary(rows: list[dict]) -> str:
     """The rows of :func:`summarize` as a fixed-width text table (accuracies in %, ± one standard error)."""
     seeds = all("num_seeds" in r for r in rows) and rows
-    head = (f"{'lr':>6} {'val acc ± SE':>14} {'best val (epoch)':>17} {'train acc ± SE':>15} {'gap ± SE':>13} "
+    head = (f"{'lr':>6} {'val acc ± SE':>14} {'best val ± SE (epoch)':>22} {'train acc ± SE':>15} {'gap ± SE':>13} "
             f"{'train loss':>10} {'loss noise':>10} {'diverged':>8}")
     if seeds:
         head += f"   {'val acc over ' + str(rows[0]['num_seeds']) + ' seeds (mean ± sd)':>32}"
     lines = [head, "-" * len(head)]
     for r in rows:
         line = (f"{lr_label(r['lr']):>6} {100 * r['final_val_acc']:>7.1f} ± {100 * r['val_se']:3.1f}% "
-                f"{100 * r['best_val_acc']:>11.1f}% ({r['best_epoch']:>2}) "
+                f"{100 * r['best_val_acc']:>9.1f} ± {100 * r['best_val_se']:3.1f}% ({r['best_epoch']:>2}) "
                 f"{100 * r['final_train_acc']:>8.1f} ± {100 * r['train_se']:3.1f}% "
                 f"{100 * r['gap']:>+6.1f} ± {100 * r['gap_se']:3.1f} "
                 f"{r['final_train_loss']:>10.3f} {r['loss_noise']:>10.3f} {str(r['diverged']):>8}")

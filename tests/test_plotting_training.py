@@ -50,6 +50,9 @@ def test_update_ratios_and_dead_units_are_drawn_from_the_record():
     np.testing.assert_allclose(lines["fc1"].get_xdata(), [0, 1, 2])  # in epochs
     np.testing.assert_allclose(lines["0.001 (CS231n)"].get_ydata(), [1e-3, 1e-3])
     assert ax.get_yscale() == "log"
+    record.update_ratio["conv1"][2] = 0.0  # a step that changed no float32 weight: left out, not drawn at 0
+    ax = plotting.plot_update_ratios(record)
+    assert np.isnan(_lines(ax)["conv1"].get_ydata()[2])
     ax = plotting.plot_dead_units(record)
     np.testing.assert_allclose(_lines(ax)["after fc1"].get_ydata(), [10, 50, 90, 100])
     np.testing.assert_allclose(_lines(ax)["after fc1"].get_xdata(), [0, 10, 20, 25])

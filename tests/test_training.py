@@ -49,6 +49,12 @@ def test_history_holds_per_step_and_per_epoch_data():
     assert again == h
 
 
+def test_histories_written_before_train_eval_existed_still_load():
+    old = {"label": "adam lr=1e-3", "lr": 1e-3, "train_acc": [0.4], "val_acc": [0.45], "train_loss": [1.6]}
+    h = training.History.from_dict(old)
+    assert h.train_eval_acc == [] and h.val_size == 0 and math.isnan(training.generalization_gap(h))
+
+
 def test_val_numbers_match_evaluate():
     x, y = _toy()
     model = _small_cnn()
@@ -238,7 +244,7 @@ def test_summary_gap_and_noise():
     assert rows[0]["val_se"] == pytest.approx(math.sqrt(0.6 * 0.4 / 1000))
     assert rows[1]["gap_se"] == pytest.approx(math.hypot(0.05, 0.05))
     table = training.format_summary(rows)
-    assert "1e-3" in table and "60.0 ± 1.5%" in table and "+20.0 ± 2.4" in table
+    assert "1e-3" in table and "60.0 ± 1.5%" in table and "+20.0 ± 2.4" in table and "50.0 ± 5.0% ( 2)" in table
     assert math.isnan(training.generalization_gap(training.History(train_acc=[0.5], val_acc=[0.4])))
 
 
