@@ -2,14 +2,20 @@
 
 Example (in a notebook, after the learner defined ``gd_step``):
     >>> from course_utils import checks
-    >>> checks.gd_step(gd_step)      # doctest: +SKIP
+    >>> def gd_step(w, grad, lr):
+    ...     return w - lr * grad
+    >>> checks.gd_step(gd_step)
     [check 01.1] gd_step: PASSED
 """
 from ._core import REGISTRY, exercise
 from .lesson01 import gd_step, run_gd
 from .lesson02 import best_lr, max_stable_lr
 from .lesson03 import train_sgd
+from .lesson04 import adam, momentum_sgd
+from .lesson05 import plateau_reductions, warmup_cosine_lr
+from .lesson06 import smooth_losses, steepest_lr
 from .lesson07 import generalization_gap, pick_best_lr
 
 __all__ = ["REGISTRY", "exercise", "gd_step", "run_gd", "max_stable_lr", "best_lr", "train_sgd",
+           "momentum_sgd", "adam", "warmup_cosine_lr", "plateau_reductions", "smooth_losses", "steepest_lr",
            "generalization_gap", "pick_best_lr"]
