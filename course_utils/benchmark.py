@@ -1,7 +1,9 @@
 """How fast the course trains, against two yardsticks, on one device and one model.
 
 (a) the course's trainer: :func:`course_utils.training.fit` over a :class:`~course_utils.data.DeviceLoader`
-    (shuffle, crop, flip and normalise on the device);
+    (shuffle, crop, flip and normalise on the device); also as lesson 07 runs it, with a fifth of
+    the images held out for validation and, after the epoch, the validation images and as many
+    un-augmented training images evaluated in eval mode (what that evaluation costs);
 (b) the model alone: forward, backward and Adam step on one fixed in-memory batch (the ceiling);
 (c) a typical tutorial pipeline: ``torch.utils.data.DataLoader`` over the same images with PIL
     transforms (``RandomCrop(32, padding=4)``, ``RandomHorizontalFlip``, ``ToTensor``,
@@ -14,7 +16,7 @@ Usage::
     python -m course_utils.benchmark                      # mini subset, batch 64, plain CNN
     python -m course_utils.benchmark --num-images 2560 --workers 0 --repeats 3
 
-Numbers are images per second of training (no evaluation), best of ``repeats``.
+Numbers are images per second of training (no evaluation, except where said), best of ``repeats``.
 """
 from __future__ import annotations
 
@@ -27,9 +29,10 @@ import torch
 from torch import nn
 
 from . import runtime
-from .data import CIFAR_MEAN, CIFAR_STD, DeviceLoader, load_mini
+from .arguments import check_int
+from .data import CIFAR_MEAN, CIFAR_STD, DeviceLoader, load_full, load_mini
 from .models import make_cnn
-from .training import _autocast_dtype, default_channels_last, fit
+from .training import autocast, autocast_dtype, default_channels_last, fit
 
 
 @dataclass(frozen=True)
@@ -47,10 +50,16 @@ class BenchmarkResult:
     threads: int
     channels_last: bool  # the trainer's memory format, also used by (b) and (c)
     trainer: float       # (a) images/s
+    trainer_with_eval: float  # (a) with lesson 07's per-epoch evaluation (validation + training subset), images/s
     model_alone: float   # (b) images/s
     pil_loader: float    # (c) images/s
     tutorial: float      # (c) with default memory format and fp32, images/s
     workers: int         # DataLoader worker processes used for (c)
+
+    @property
+    def evaluation_cost(self) -> float:
+        """Extra time per training image that the per-epoch evaluation adds (a fraction)."""
+        return self.trainer / self.trainer_with_eval - 1.0
 
     @property
     def trainer_vs_model(self) -> float:
@@ -70,6 +79,8 @@ class BenchmarkResult:
             f"device {self.device} | {self.threads} threads | batch {self.batch_size} | "
             f"{self.num_images} images per measurement | plain 3-block CNN, Adam | best of repeats",
             f"{'(a) course trainer (fit + DeviceLoader)':52s} {self.trainer:8.0f} img/s",
+            f"{'(a) with per-epoch val + train-eval (lesson 07)':52s} {self.trainer_with_eval:8.0f} img/s"
+            f"   (evaluation adds {100 * self.evaluation_cost:.0f} %)",
             f"{'(b) model alone, fixed batch':52s} {self.model_alone:8.0f} img/s",
             f"{f'(c) DataLoader + PIL transforms, {self.workers} workers':52s} {self.pil_loader:8.0f} img/s",
             f"{'(c) as a tutorial writes it (default format, fp32)':52s} {self.tutorial:8.0f} img/s",
@@ -93,10 +104,10 @@ def _fresh(device, channels_last: bool, seed=0):
 
 
 def _step(model, opt, x, y, amp, channels_last: bool) -> None:
-    """One plain training step (bf16 autocast when ``amp`` is set)."""
+    """One plain training step (mixed precision in ``amp``, a dtype, or fp32 when ``None``)."""
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    with (torch.autocast("cuda", dtype=amp) if amp else torch.autocast("cpu", enabled=False)):
+    with autocast(x.device, amp):
         logits = model(x)
     loss = nn.functional.cross_entropy(logits.float(), y)
     opt.zero_grad(set_to_none=True)
@@ -104,17 +115,29 @@ def _step(model, opt, x, y, amp, channels_last: bool) -> None:
     opt.step()
 
 
-def time_trainer(images, labels, batch_size, device, warmup_steps=5) -> float:
-    """(a) images/s of ``fit`` for one epoch over ``images`` with on-device augmentation."""
+def time_trainer(images, labels, batch_size, device, warmup_steps=5, evaluation=False) -> float:
+    """(a) images/s of ``fit`` for one epoch over ``images`` with on-device augmentation.
+
+    ``evaluation=True``: as lesson 07 runs it: the last fifth of ``images`` is held out for
+    validation, and after the epoch it and as many un-augmented training images are evaluated;
+    the time counts the evaluation, the images only those trained on.
+    """
     channels_last = default_channels_last(device)
     model, opt = _fresh(device, channels_last)
     warm = DeviceLoader(images[: warmup_steps * batch_size], labels[: warmup_steps * batch_size], batch_size,
                         device=device, channels_last=channels_last)
     fit(model, warm, None, opt, 1, device=device, progress=False)
+    val = train_eval = None
+    if evaluation:
+        num_val = len(images) // 5
+        images, labels, val_images, val_labels = images[:-num_val], labels[:-num_val], images[-num_val:], labels[-num_val:]
+        val = DeviceLoader(val_images, val_labels, 500, train=False, device=device, channels_last=channels_last)
+        train_eval = DeviceLoader(images[:num_val], labels[:num_val], 500, train=False, device=device,
+                                  channels_last=channels_last)
     loader = DeviceLoader(images, labels, batch_size, device=device, channels_last=channels_last, seed=1)
     _sync(device)
     start = time.perf_counter()
-    history = fit(model, loader, None, opt, 1, device=device, progress=False)
+    history = fit(model, loader, val, opt, 1, device=device, progress=False, train_eval_data=train_eval)
     _sync(device)
     return history.num_steps * batch_size / (time.perf_counter() - start)
 
@@ -125,7 +148,7 @@ def time_model_alone(images, labels, batch_size, num_steps, device, warmup_steps
     model, opt = _fresh(device, channels_last)
     x, y = next(iter(DeviceLoader(images[:batch_size], labels[:batch_size], batch_size, train=False,
                                   device=device, channels_last=channels_last)))
-    amp = _autocast_dtype(device, "auto")  # the trainer's precision: bf16, else fp16, on CUDA
+    amp = autocast_dtype(device, "auto")  # the trainer's precision: bf16, else fp16, on CUDA
     for _ in range(warmup_steps):
         _step(model, opt, x, y, amp, channels_last)
     _sync(device)
@@ -166,7 +189,7 @@ def time_pil_loader(images, labels, batch_size, device, workers=0, warmup_steps=
     """
     channels_last = default_channels_last(device) and not tutorial
     model, opt = _fresh(device, channels_last)
-    amp = None if tutorial else _autocast_dtype(device, "auto")
+    amp = None if tutorial else autocast_dtype(device, "auto")
     loader = torch.utils.data.DataLoader(_PilDataset(images, labels), batch_size=batch_size, shuffle=True,
                                          drop_last=True, num_workers=workers, pin_memory=device.type == "cuda",
                                          persistent_workers=workers > 0,
@@ -193,35 +216,40 @@ def run_benchmark(num_images: int = 2560, batch_size: int = 64, repeats: int = 3
                   device=None, threads: int | None = None) -> BenchmarkResult:
     """Measure (a), (b), (c) on the mini subset's first ``num_images`` training images; best of ``repeats``.
 
-    The three are interleaved per repeat, so a busy machine slows them alike.
+    The measurements are interleaved per repeat, so a busy machine slows them alike.
 
     Example:
         >>> result = run_benchmark(num_images=640, repeats=1)   # doctest: +SKIP
         >>> round(result.trainer_vs_model, 2)                   # doctest: +SKIP
         0.98
     """
+    num_images = check_int(num_images, "num_images", minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    repeats = check_int(repeats, "repeats", minimum=1)
+    workers = check_int(workers, "workers")
+    if num_images < 5 * batch_size:
+        raise ValueError(f"num_images must be at least 5 batches ({5 * batch_size}) so that a fifth can be held "
+                         f"out for the evaluation measurement, got {num_images}.")
     device = torch.device(device) if device is not None else runtime.get_device()
     if threads:
-        torch.set_num_threads(int(threads))
+        torch.set_num_threads(check_int(threads, "threads", minimum=1))
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    arrays = load_mini() if num_images <= 5000 else None
-    if arrays is None:
-        from .data import load_full
-        arrays = load_full()
+    arrays = load_mini() if num_images <= 5000 else load_full()
     images, labels = arrays.x_train[:num_images], arrays.y_train[:num_images]
     if len(images) < num_images:
         raise ValueError(f"only {len(images)} training images available, asked for {num_images}.")
     num_steps = num_images // batch_size
-    a, b, c, t = [], [], [], []
-    for _ in range(int(repeats)):
+    a, e, b, c, t = [], [], [], [], []
+    for _ in range(repeats):
         a.append(time_trainer(images, labels, batch_size, device))
+        e.append(time_trainer(images, labels, batch_size, device, evaluation=True))
         b.append(time_model_alone(images, labels, batch_size, num_steps, device))
         c.append(time_pil_loader(images, labels, batch_size, device, workers=workers))
         t.append(time_pil_loader(images, labels, batch_size, device, workers=workers, tutorial=True))
     return BenchmarkResult(device=str(device), batch_size=batch_size, num_images=num_steps * batch_size,
                            threads=torch.get_num_threads(), channels_last=default_channels_last(device),
-                           trainer=max(a), model_alone=max(b), pil_loader=max(c), tutorial=max(t), workers=workers)
+                           trainer=max(a), trainer_with_eval=max(e), model_alone=max(b), pil_loader=max(c), tutorial=max(t), workers=workers)
 
 
 def main(argv=None) -> int:

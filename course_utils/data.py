@@ -1,19 +1,18 @@
-"""CIFAR-10 (full and the mini subset) and the on-device batch loader.
+"""CIFAR-10 (full and the mini subset) as arrays, with a validation set held out from the training images.
 
 * Full CIFAR-10 comes from ``torchvision.datasets.CIFAR10(download=True)``.
 * The **mini subset** is rows 0-999 of each training batch (``data_batch_1`` ... ``_5``), then
   rows 0-999 of ``test_batch``: 5,000 training and 1,000 test images. It is read from
   ``COURSE_MINI_CIFAR`` or ``<data dir>/cifar10_mini.npz`` when there, else built from the full
   download; either way its content hash is checked before anything trains on it.
-* :class:`DeviceLoader` keeps the uint8 images as one tensor on the training device and does
-  normalisation, random crop (with padding) and horizontal flip there, a batch at a time:
-  no PIL, no per-image Python, no worker processes.
+* :class:`DeviceLoader` (defined in :mod:`course_utils.loader`, re-exported here) makes the
+  training batches on the device: shuffle, crop, flip, normalise.
 
 The data folder is ``COURSE_DATA_DIR`` if set, else ``data/`` of the repository when the
 package runs from a checkout, else ``~/.cache/learning-rate-course``.
 
 Example:
-    >>> data = load_cifar("fast")                        # doctest: +SKIP
+    >>> data = load_cifar("fast").split_validation(200)                                   # doctest: +SKIP
     >>> train = DeviceLoader(data.x_train, data.y_train, batch_size=64, train=True, seed=0)  # doctest: +SKIP
     >>> x, y = next(iter(train)); x.shape, x.dtype, y.dtype                               # doctest: +SKIP
     (torch.Size([64, 3, 32, 32]), torch.float32, torch.int64)
@@ -31,14 +30,14 @@ from pathlib import Path
 import numpy as np
 
 from . import _course
+from .arguments import check_int
+from .loader import CIFAR_MEAN, CIFAR_STD, DeviceLoader  # noqa: F401  (re-exported: data.DeviceLoader is the loader)
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 MINI_SHA256 = "cd06075c48cdba4362e01aa3905b227d0ec52c2d62b3bf36e8fad971226a1136"
 MINI_FILENAME = "cifar10_mini.npz"
 MINI_PER_BATCH = 1000      # rows taken from each official batch file
 TRAIN_BATCH_ROWS = 10_000  # rows per official training batch file
-CIFAR_MEAN = (0.4914, 0.4822, 0.4465)  # per channel, over the full training set, pixel scale 0..1
-CIFAR_STD = (0.2470, 0.2435, 0.2616)
 FAST_SIZES = (1000, 500)   # (train, test) images in `fast` mode: the first rows of the mini subset
 _ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 
@@ -94,10 +93,9 @@ class CifarArrays:
         """
         if self.x_val is not None:
             raise ValueError("this data already has a validation set; split the original arrays once.")
-        if int(num_val) != num_val or not 0 < num_val < len(self.x_train):
-            raise ValueError(f"num_val must be an integer between 1 and {len(self.x_train) - 1} "
-                             f"(the training images), got {num_val!r}.")
-        k = len(self.x_train) - int(num_val)
+        num_val = check_int(num_val, "num_val", minimum=1, maximum=len(self.x_train) - 1,
+                            hint="(fewer than the training images)")
+        k = len(self.x_train) - num_val
         return CifarArrays(self.x_train[:k], self.y_train[:k], self.x_test, self.y_test, name=self.name,
                            classes=self.classes, x_val=self.x_train[k:], y_val=self.y_train[k:])
 
@@ -262,120 +260,3 @@ def load_cifar(mode: str) -> CifarArrays:
     if mode == "fast":
         return load_mini().head(*FAST_SIZES, name="cifar10-mini-fast")
     raise ValueError(f"mode must be 'fast', 'cpu' or 'gpu', got {mode!r}.")
-
-
-# ----------------------------------------------------------------------------- the on-device loader
-
-class DeviceLoader:
-    """Batches of CIFAR images made on the training device: shuffle, crop, flip, normalise.
-
-    Args:
-        images: (N, 32, 32, 3) uint8, HWC (NumPy array or tensor); copied once to ``device``.
-        labels: (N,) integer labels.
-        batch_size: images per batch.
-        train: shuffle (and by default augment) if True; else fixed order, no augmentation,
-            and the last short batch is kept.
-        augment: random crop after ``pad`` pixels of zero padding, and random horizontal flip
-            (default: same as ``train``).
-        seed: seeds the loader's own ``torch.Generator``: two loaders with the same seed give
-            the same order and the same augmentations, whatever else uses the global RNG.
-        device: where the images live and batches are made (default: the CPU).
-        channels_last: return batches in channels-last memory format (faster convolutions on GPUs).
-
-    Each iteration is one epoch and yields ``(x, y)``: x (B, 3, 32, 32) float32, normalised;
-    y (B,) int64.
-
-    Example:
-        >>> import numpy as np
-        >>> loader = DeviceLoader(np.zeros((10, 32, 32, 3), np.uint8), np.arange(10), batch_size=4)
-        >>> len(loader), [tuple(x.shape) for x, _ in loader][0]
-        (2, (4, 3, 32, 32))
-    """
-
-    def __init__(self, images, labels, batch_size: int, *, train: bool = True, augment: bool | None = None,
-                 seed: int = 0, device=None, pad: int = 4, channels_last: bool = False, drop_last: bool | None = None,
-                 mean=CIFAR_MEAN, std=CIFAR_STD):
-        import torch
-
-        images = torch.as_tensor(np.asarray(images)) if not isinstance(images, torch.Tensor) else images
-        labels = torch.as_tensor(np.asarray(labels)) if not isinstance(labels, torch.Tensor) else labels
-        if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[-1] != 3:
-            raise ValueError(f"images must be uint8 of shape (N, H, W, 3), got {images.dtype} {tuple(images.shape)}.")
-        if labels.shape != (images.shape[0],):
-            raise ValueError(f"labels must have shape ({images.shape[0]},), got {tuple(labels.shape)}.")
-        if int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-        self.device = torch.device(device) if device is not None else torch.device("cpu")
-        self.batch_size, self.train = int(batch_size), bool(train)
-        self.augment = self.train if augment is None else bool(augment)
-        self.pad = int(pad) if self.augment else 0
-        self.drop_last = self.train if drop_last is None else bool(drop_last)
-        self.channels_last = bool(channels_last)
-        self.num_images, self.height, self.width = images.shape[0], images.shape[1], images.shape[2]
-        # Pad once, here: each batch's crop is then a single gather out of the padded images.
-        p = self.pad
-        padded = torch.nn.functional.pad(images, (0, 0, p, p, p, p)) if p else images
-        self.images = padded.contiguous().to(self.device)
-        self.labels = labels.to(torch.int64).to(self.device)
-        # Normalising (x/255 - mean)/std is one multiply-add per pixel: x*scale + shift.
-        std_t = torch.tensor(std, dtype=torch.float32, device=self.device)
-        self.scale = 1.0 / (255.0 * std_t)
-        self.shift = -torch.tensor(mean, dtype=torch.float32, device=self.device) / std_t
-        self.generator = self._make_generator(seed)
-        self._rows = torch.arange(self.height, device=self.device)
-        self._cols = torch.arange(self.width, device=self.device)
-
-    def _make_generator(self, seed: int):
-        import torch
-
-        try:
-            generator = torch.Generator(device=self.device)
-        except RuntimeError:  # a device without its own generator: draw on the CPU
-            generator = torch.Generator()
-        generator.manual_seed(int(seed))
-        return generator
-
-    def __len__(self) -> int:
-        full, rest = divmod(self.num_images, self.batch_size)
-        return full if (self.drop_last or rest == 0) else full + 1
-
-    def _randint(self, high: int, size: int):
-        import torch
-
-        return torch.randint(high, (size,), generator=self.generator, device=self.generator.device).to(self.device)
-
-    def batch(self, index):
-        """The augmented, normalised batch of rows ``index`` (a (B,) int64 tensor on the device)."""
-        import torch
-
-        size, (h, w) = index.shape[0], (self.height, self.width)
-        if self.augment:
-            dy = self._randint(2 * self.pad + 1, size)
-            dx = self._randint(2 * self.pad + 1, size)
-            flip = self._randint(2, size).bool()
-            rows = dy[:, None] + self._rows                                     # (B, H)
-            cols = torch.where(flip[:, None], dx[:, None] + self._cols.flip(0), dx[:, None] + self._cols)  # (B, W)
-            # One flat gather of whole pixels (3 bytes each) does crop and flip together.
-            hp, wp = h + 2 * self.pad, w + 2 * self.pad
-            flat = (index[:, None, None] * (hp * wp) + rows[:, :, None] * wp + cols[:, None, :]).reshape(-1)
-            x = self.images.view(-1, 3).index_select(0, flat).view(size, h, w, 3)
-        else:
-            x = self.images.index_select(0, index)
-        x = x.permute(0, 3, 1, 2)  # NHWC -> NCHW as a view (channels-last strides)
-        if self.channels_last:
-            x = x.float()
-        else:  # cast and reorder in one copy; the multiply-add below then runs on contiguous memory
-            x = torch.empty((size, 3, h, w), dtype=torch.float32, device=self.device).copy_(x)
-        x = x.mul_(self.scale[:, None, None]).add_(self.shift[:, None, None])
-        return x, self.labels.index_select(0, index)
-
-    def __iter__(self):
-        import torch
-
-        if self.train:
-            order = torch.randperm(self.num_images, generator=self.generator,
-                                   device=self.generator.device).to(self.device)
-        else:
-            order = torch.arange(self.num_images, device=self.device)
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
-            yield self.batch(order[start:start + self.batch_size])

@@ -17,18 +17,14 @@ from typing import Callable
 
 import numpy as np
 
+from .arguments import check_int, check_positive
+
 BLOWUP = 1e8  # |w| beyond this counts as diverged: the loss is ~1e16 times its start by then
 
 
 def check_lr(lr: float) -> float:
     """Return ``lr`` as a float, or raise a ValueError saying why it is not a learning rate."""
-    try:
-        lr = float(lr)
-    except (TypeError, ValueError):
-        raise ValueError(f"lr must be a number, got {lr!r}.") from None
-    if not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a positive finite number, got {lr}; try something like 0.1.")
-    return lr
+    return check_positive(lr, "lr", hint="try something like 0.1")
 
 
 @dataclass(frozen=True)
@@ -52,8 +48,7 @@ def run_gd(grad: Callable[[np.ndarray], np.ndarray], w0, lr: float, num_steps: i
     so a too-large learning rate never overflows or warns.
     """
     lr = check_lr(lr)
-    if int(num_steps) != num_steps or num_steps < 0:
-        raise ValueError(f"num_steps must be a non-negative integer, got {num_steps!r}.")
+    num_steps = check_int(num_steps, "num_steps")
     w = np.array(w0, dtype=float)
     if w.ndim != 1:
         raise ValueError(f"w0 must be a vector of shape (n,), got shape {w.shape}.")
@@ -132,8 +127,7 @@ def sweep_lr(surface, w0, lrs, tol: float = 1e-6, max_steps: int = 10_000) -> LR
         ([112.0, 32.0, inf], [False, False, True])
     """
     lrs = np.array([check_lr(lr) for lr in np.atleast_1d(lrs)], dtype=float)
-    if int(max_steps) != max_steps or max_steps < 1:
-        raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}.")
+    max_steps = check_int(max_steps, "max_steps", minimum=1)
     if not 0 < tol < 1:
         raise ValueError(f"tol must be between 0 and 1 (a fraction of the starting loss), got {tol}.")
     w0 = np.array(w0, dtype=float)

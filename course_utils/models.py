@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .arguments import check_int
+
 CHANNELS = (32, 64, 128)  # output channels of the three blocks
 HIDDEN = 256              # units of the fully connected hidden layer
 
@@ -39,8 +41,7 @@ def make_cnn(batchnorm: bool = False, num_classes: int = 10, channels=CHANNELS, 
         >>> sum(p.numel() for p in make_cnn().parameters())
         620362
     """
-    if int(num_classes) != num_classes or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}.")
+    num_classes = check_int(num_classes, "num_classes", minimum=2)
     blocks, in_channels = [], 3
     for out_channels in channels:
         blocks.append(conv_block(in_channels, out_channels, batchnorm))
@@ -84,6 +85,38 @@ def dead_fraction(model: nn.Module, x: torch.Tensor) -> list[float]:
     return fractions
 
 
+def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The convolution and linear layers of ``model`` in order, named ``conv1, conv2, ..., fc1, fc2, ...``.
+
+    Example:
+        >>> [name for name, _ in weight_layers(make_cnn())]
+        ['conv1', 'conv2', 'conv3', 'fc1', 'fc2']
+    """
+    layers, counts = [], {"conv": 0, "fc": 0}
+    for module in model.modules():
+        kind = "conv" if isinstance(module, nn.modules.conv._ConvNd) else "fc" if isinstance(module, nn.Linear) else None
+        if kind:
+            counts[kind] += 1
+            layers.append((f"{kind}{counts[kind]}", module))
+    return layers
+
+
+def relu_names(model: nn.Module) -> list[str]:
+    """For each ReLU of ``model`` (in the order :func:`dead_fraction` reports them), the weight layer it follows.
+
+    Example:
+        >>> relu_names(make_cnn())
+        ['conv1', 'conv2', 'conv3', 'fc1']
+    """
+    names, last = [], "input"
+    by_module = {id(module): name for name, module in weight_layers(model)}
+    for module in model.modules():
+        last = by_module.get(id(module), last)
+        if isinstance(module, nn.ReLU):
+            names.append(last)
+    return names
+
+
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -94,4 +127,5 @@ def has_batchnorm(model: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
-__all__ = ["make_cnn", "conv_block", "dead_fraction", "count_parameters", "has_batchnorm", "CHANNELS", "HIDDEN"]
+__all__ = ["make_cnn", "conv_block", "dead_fraction", "weight_layers", "relu_names", "count_parameters",
+           "has_batchnorm", "CHANNELS", "HIDDEN"]

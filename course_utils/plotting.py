@@ -124,6 +124,91 @@ def plot_step_losses(histories: Mapping, *, window: int = 20, ax=None, title: st
     return ax
 
 
+def _finish(ax, xlabel: str, ylabel: str, title: str | None, legend_size: str = "x-small", ncol: int = 1):
+    """Axis labels, optional title, legend and a light grid: the common end of the lesson-07 figures."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=legend_size, ncol=ncol)
+    ax.grid(True, which="major", alpha=0.3)
+    return ax
+
+
+def plot_train_val(histories: Mapping, metric: str = "acc", *, ax=None, reference: Mapping | None = None,
+                   se_band: bool = True, title: str | None = None):
+    """Training (dashed) and validation (solid) ``metric`` of each History in one panel, one colour per run.
+
+    ``metric`` is ``"acc"`` or ``"loss"``: the curves are ``train_eval_<metric>`` (training images
+    measured in eval mode, without augmentation) and ``val_<metric>``, so the vertical distance
+    between a run's two lines is its generalization gap. For accuracies, ``se_band`` shades ±1
+    binomial standard error around each curve (from ``val_size``/``train_eval_size``).
+    ``reference`` (lr -> History) adds a full-scale run's validation curve, dotted.
+    """
+    if metric not in ("acc", "loss"):
+        raise ValueError(f"metric must be 'acc' or 'loss', got {metric!r}.")
+    ax = _axes(ax, figsize=(5.5, 3.8))
+    for key, history in histories.items():
+        val = np.asarray(getattr(history, f"val_{metric}"), dtype=float)
+        train = np.asarray(getattr(history, f"train_eval_{metric}"), dtype=float)
+        (line,) = ax.plot(np.arange(1, len(val) + 1), val, marker="o", markersize=3,
+                          label=f"{_run_label(key)} validation")
+        ax.plot(np.arange(1, len(train) + 1), train, linestyle="--", marker=".", color=line.get_color(),
+                label=f"{_run_label(key)} training")
+        if metric == "acc" and se_band:
+            for values, size in ((val, history.val_size), (train, history.train_eval_size)):
+                if size and len(values):
+                    se = np.sqrt(np.clip(values * (1 - values), 0, None) / size)
+                    ax.fill_between(np.arange(1, len(values) + 1), values - se, values + se,
+                                    color=line.get_color(), alpha=0.15, linewidth=0)
+        if reference and key in reference:
+            ref = np.asarray(getattr(reference[key], f"val_{metric}"), dtype=float)
+            ax.plot(np.arange(1, len(ref) + 1), ref, linestyle=":", color=line.get_color(),
+                    label=f"{_run_label(key)} validation (reference)")
+    name = "accuracy" if metric == "acc" else "loss"
+    return _finish(ax, "epoch", name, title or f"training (dashed) and validation (solid) {name}", ncol=2)
+
+
+def plot_update_ratios(record, *, steps_per_epoch: int | None = None, rule: float | None = 1e-3, ax=None,
+                       title: str | None = None):
+    """Per-layer update-to-weight ratio ‖Δw‖/‖w‖ of a probe record (log scale), with a rule-of-thumb line.
+
+    ``record`` has ``ratio_steps`` and ``update_ratio`` (layer -> values), as a
+    :class:`~course_utils.probes.ProbeRecord`. With ``steps_per_epoch`` the x axis is in epochs.
+    ``rule`` draws CS231n's "about 1e-3" as a horizontal line (``None``: no line). A ratio of
+    exactly 0 (a step too small to change any float32 weight) has no place on a log scale: it is
+    left out, so the line stops there.
+    """
+    ax = _axes(ax, figsize=(5, 3.6))
+    x = np.asarray(record.ratio_steps, dtype=float)
+    if steps_per_epoch:
+        x = x / steps_per_epoch
+    for name, values in record.update_ratio.items():
+        values = np.asarray(values, dtype=float)
+        ax.plot(x, np.where(values > 0, values, np.nan), marker=".", markersize=3, linewidth=1, label=name)
+    if rule:
+        ax.axhline(rule, color="black", linestyle=":", linewidth=1.2, label=f"{rule:g} (CS231n)")
+    ax.set_yscale("log")
+    return _finish(ax, "epoch" if steps_per_epoch else "step", "update / weight  ‖Δw‖/‖w‖", title)
+
+
+def plot_dead_units(record, *, steps_per_epoch: int | None = None, ax=None, title: str | None = None):
+    """Fraction of dead units (silent for every probe image) after each ReLU, over training.
+
+    ``record`` has ``dead_steps`` and ``dead`` (layer -> fractions), as a
+    :class:`~course_utils.probes.ProbeRecord`; the first point is the network at initialisation.
+    """
+    ax = _axes(ax, figsize=(5, 3.6))
+    x = np.asarray(record.dead_steps, dtype=float)
+    if steps_per_epoch:
+        x = x / steps_per_epoch
+    for name, values in record.dead.items():
+        ax.plot(x, 100 * np.asarray(values, dtype=float), marker=".", markersize=4, linewidth=1,
+                label=f"after {name}")
+    ax.set_ylim(-3, 103)
+    return _finish(ax, "epoch" if steps_per_epoch else "step", "dead units (%)", title)
+
+
 # ----------------------------------------------------------------------------- learning-rate schedules (lesson 05)
 
 def plot_lr_trace(trace: Sequence[float], *, ax=None, label: str | None = None, logy: bool = False,

@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+from .arguments import check_int
+
 
 class RegressionData(NamedTuple):
     """A regression problem: inputs ``X`` (n, d), targets ``y`` (n,), and the true ``true_w`` (d,), ``true_b`` ()."""
@@ -22,12 +24,6 @@ class RegressionData(NamedTuple):
     true_w: "torch.Tensor"
     true_b: "torch.Tensor"
     noise_std: float
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
 
 
 def make_linear_regression(num_samples: int, num_features: int, noise_std: float, seed: int,
@@ -45,13 +41,12 @@ def make_linear_regression(num_samples: int, num_features: int, noise_std: float
     """
     import torch
 
-    num_samples = _positive_int(num_samples, "num_samples")
-    num_features = _positive_int(num_features, "num_features")
+    num_samples = check_int(num_samples, "num_samples", minimum=1)
+    num_features = check_int(num_features, "num_features", minimum=1)
     noise_std = float(noise_std)
     if not (math.isfinite(noise_std) and noise_std >= 0):
         raise ValueError(f"noise_std must be a non-negative number, got {noise_std}.")
-    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+    seed = check_int(seed, "seed")
     dtype = dtype or torch.float32
     # Drawn in float64 from one generator in a fixed order, then cast: the same numbers everywhere.
     gen = torch.Generator().manual_seed(int(seed))

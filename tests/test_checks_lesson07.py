@@ -8,7 +8,7 @@ from course_utils.training import generalization_gap as reference_gap
 
 
 def right_gap(history):
-    return history.train_acc[-1] - history.val_acc[-1]
+    return history.train_eval_acc[-1] - history.val_acc[-1]
 
 
 def right_best(histories):
@@ -26,10 +26,11 @@ def test_right_answers_pass(hidden, capsys):
 
 
 @pytest.mark.parametrize("wrong, hint", [
-    (lambda h: h.val_acc[-1] - h.train_acc[-1], "train_acc[-1] - history.val_acc[-1]"),   # sign flipped
-    (lambda h: max(h.train_acc) - max(h.val_acc), "last epoch"),                         # best, not final
-    (lambda h: [t - v for t, v in zip(h.train_acc, h.val_acc)], "not a list"),            # every epoch
+    (lambda h: h.val_acc[-1] - h.train_eval_acc[-1], "train_eval_acc[-1] - history.val_acc[-1]"),  # sign flipped
+    (lambda h: max(h.train_eval_acc) - max(h.val_acc), "last epoch"),                    # best, not final
+    (lambda h: [t - v for t, v in zip(h.train_eval_acc, h.val_acc)], "not a list"),       # every epoch
     (lambda h: None, "return a number"),
+    (lambda h: h.train_acc[-1] - h.val_acc[-1], "running mean over augmented minibatches"),  # the old definition
 ])
 def test_wrong_gaps_fail_with_a_hint(wrong, hint):
     with pytest.raises(AssertionError, match=r"\[check 07.1\] generalization_gap: FAILED") as info:
@@ -70,4 +71,4 @@ def test_not_implemented_passes_through():
 def test_registry_knows_lesson_07():
     assert checks.REGISTRY["07.1"].name == "generalization_gap"
     assert checks.REGISTRY["07.2"].points == 2 and checks.REGISTRY["07.2"].lesson == "07"
-    assert math.isnan(reference_gap(type("H", (), {"train_acc": [], "val_acc": []})()))
+    assert math.isnan(reference_gap(type("H", (), {"train_eval_acc": [], "val_acc": []})()))

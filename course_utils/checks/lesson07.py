@@ -11,11 +11,14 @@ from ._core import expect, expect_close, exercise
 
 
 def _history(lr, train_acc, val_acc, diverged=False, label=""):
+    """A history whose eval-mode training accuracy is ``train_acc``; its running minibatch mean
+    (``History.train_acc``) is made lower, as augmentation makes it, so using it gives a wrong gap."""
     n = len(train_acc)
     return History(label=label or f"lr={lr:g}", lr=lr, step_loss=[2.3] * (4 * n), step_lr=[lr] * (4 * n),
-                   train_loss=[2.0] * n, train_acc=list(train_acc), val_loss=[2.1] * n,
-                   val_acc=list(val_acc), epoch_time=[1.0] * n, diverged=diverged,
-                   diverged_step=4 * n - 1 if diverged else None, steps_per_epoch=4)
+                   train_loss=[2.0] * n, train_acc=[round(0.85 * a, 4) for a in train_acc], val_loss=[2.1] * n,
+                   val_acc=list(val_acc), train_eval_loss=[1.9] * n, train_eval_acc=list(train_acc),
+                   epoch_time=[1.0] * n, diverged=diverged, diverged_step=4 * n - 1 if diverged else None,
+                   steps_per_epoch=4, val_size=500, train_eval_size=500)
 
 
 def _gap_cases(hidden: bool):
@@ -31,15 +34,19 @@ def _gap_cases(hidden: bool):
 
 @exercise("07.1", "generalization_gap", points=1)
 def generalization_gap(gap_fn, *, hidden: bool = False) -> None:
-    """Check ``generalization_gap(history)`` = final training accuracy minus final validation accuracy."""
+    """Check ``generalization_gap(history)`` = final eval-mode training accuracy minus final validation accuracy."""
     for h in _gap_cases(hidden):
         got = gap_fn(h)
         expect(got is not None, "generalization_gap returned None: return a number.")
         expect(not isinstance(got, (list, tuple)),
                "generalization_gap should return one number (for the last epoch), not a list.")
-        expect_close(got, h.train_acc[-1] - h.val_acc[-1], what=f"generalization_gap(history {h.label})",
+        expect(not math.isclose(float(got), h.train_acc[-1] - h.val_acc[-1], abs_tol=1e-9),
+               "you used history.train_acc, the running mean over augmented minibatches in train mode; "
+               "the gap compares like with like: history.train_eval_acc (training images measured "
+               "as validation is) minus history.val_acc.")
+        expect_close(got, h.train_eval_acc[-1] - h.val_acc[-1], what=f"generalization_gap(history {h.label})",
                      atol=1e-9,
-                     hint="Use the last epoch: history.train_acc[-1] - history.val_acc[-1] "
+                     hint="Use the last epoch: history.train_eval_acc[-1] - history.val_acc[-1] "
                           "(positive when the model does better on the images it trained on).")
 
 

@@ -1,0 +1,59 @@
+"""Lesson 07's figures draw exactly the data they are given: train/val curves with their standard
+errors, update-to-weight ratios with the rule-of-thumb line, dead units in percent."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from course_utils import plotting  # noqa: E402
+from course_utils.probes import ProbeRecord  # noqa: E402
+from course_utils.training import History, accuracy_se  # noqa: E402
+
+
+def _lines(ax):
+    return {line.get_label(): line for line in ax.get_lines()}
+
+
+def test_train_and_validation_curves_share_a_panel_and_a_colour():
+    h = History(val_acc=[0.3, 0.5, 0.6], train_eval_acc=[0.32, 0.55, 0.7], val_size=400, train_eval_size=100,
+                val_loss=[2.0, 1.5, 1.2], train_eval_loss=[1.9, 1.3, 0.9])
+    ax = plotting.plot_train_val({1e-3: h}, "acc")
+    lines = _lines(ax)
+    val, train = lines["lr 1e-3 validation"], lines["lr 1e-3 training"]
+    assert val.get_color() == train.get_color() and train.get_linestyle() == "--"
+    np.testing.assert_allclose(val.get_ydata(), h.val_acc)
+    np.testing.assert_allclose(train.get_ydata(), h.train_eval_acc)
+    np.testing.assert_allclose(val.get_xdata(), [1, 2, 3])
+    # The shaded bands are ±1 binomial standard error: the validation band at epoch 3 spans 0.6 ± se.
+    bands = [c for c in ax.collections]
+    assert len(bands) == 2
+    top = bands[0].get_paths()[0].vertices[:, 1]
+    assert top.max() == pytest.approx(0.6 + accuracy_se(0.6, 400))
+    assert top.min() == pytest.approx(0.3 - accuracy_se(0.3, 400))
+    ax = plotting.plot_train_val({1e-3: h}, "loss")
+    np.testing.assert_allclose(_lines(ax)["lr 1e-3 training"].get_ydata(), h.train_eval_loss)
+    assert not ax.collections  # no error band on losses
+    with pytest.raises(ValueError, match="metric"):
+        plotting.plot_train_val({1e-3: h}, "val_acc")
+    plt.close("all")
+
+
+def test_update_ratios_and_dead_units_are_drawn_from_the_record():
+    record = ProbeRecord(every=10, layers=["conv1", "fc1"], ratio_steps=[0, 10, 20],
+                         update_ratio={"conv1": [1e-2, 5e-3, 2e-3], "fc1": [1e-1, 1e-2, 1e-3]},
+                         dead_steps=[0, 10, 20, 25], dead={"conv1": [0.0, 0.1, 0.2, 0.2], "fc1": [0.1, 0.5, 0.9, 1.0]})
+    ax = plotting.plot_update_ratios(record, steps_per_epoch=10)
+    lines = _lines(ax)
+    np.testing.assert_allclose(lines["fc1"].get_ydata(), [1e-1, 1e-2, 1e-3])
+    np.testing.assert_allclose(lines["fc1"].get_xdata(), [0, 1, 2])  # in epochs
+    np.testing.assert_allclose(lines["0.001 (CS231n)"].get_ydata(), [1e-3, 1e-3])
+    assert ax.get_yscale() == "log"
+    record.update_ratio["conv1"][2] = 0.0  # a step that changed no float32 weight: left out, not drawn at 0
+    ax = plotting.plot_update_ratios(record)
+    assert np.isnan(_lines(ax)["conv1"].get_ydata()[2])
+    ax = plotting.plot_dead_units(record)
+    np.testing.assert_allclose(_lines(ax)["after fc1"].get_ydata(), [10, 50, 90, 100])
+    np.testing.assert_allclose(_lines(ax)["after fc1"].get_xdata(), [0, 10, 20, 25])
+    plt.close("all")
