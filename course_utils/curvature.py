@@ -289,17 +289,58 @@ def _power(matvec, v, tol, max_iterations):
     return value, v, k, rel_change, residual, converged, history
 
 
+def _lanczos(matvec, v, tol, max_iterations):
+    """Lanczos with full reorthogonalisation: the top Ritz value of the Krylov space built so far."""
+    basis, alphas, betas = [v], [], []
+    history, value, rel_change, residual, converged = [], math.nan, math.inf, math.inf, False
+    ritz = v
+    for k in range(1, max_iterations + 1):
+        q = basis[-1]
+        w = matvec(q)
+        if not torch.all(torch.isfinite(w)):
+            raise ValueError("the matrix-vector product returned NaN or infinity; check the model and the loss.")
+        alphas.append(float(torch.dot(q.double(), w.double())))
+        Q = torch.stack(basis, dim=1)
+        for _ in range(2):  # twice is enough to keep the basis orthogonal in floating point
+            w = w - Q @ (Q.T @ w)
+        beta = float(w.norm())
+        T = torch.diag(torch.tensor(alphas, dtype=torch.float64))
+        if k > 1:
+            off = torch.tensor(betas, dtype=torch.float64)
+            T += torch.diag(off, 1) + torch.diag(off, -1)
+        thetas, S = torch.linalg.eigh(T)
+        new, s = float(thetas[-1]), S[:, -1]
+        rel_change = abs(new - value) / max(abs(new), 1e-300) if k > 1 else math.inf
+        residual = beta * abs(float(s[-1])) / max(abs(new), 1e-300)  # = ‖H y − θ y‖ / |θ| for the Ritz vector y
+        value = new
+        history.append(value)
+        ritz = Q @ s.to(Q.dtype)
+        if (k > 1 and rel_change <= tol) or beta <= 1e-12 * max(abs(a) for a in alphas) or k == w.numel():
+            converged = True  # converged, or the Krylov space is invariant (then the Ritz value is exact)
+            rel_change = rel_change if math.isfinite(rel_change) else 0.0
+            break
+        betas.append(beta)
+        basis.append(w / beta)
+    return value, ritz / ritz.norm(), k, rel_change, residual, converged, history
+
+
 def top_eigenvalue(matvec: Callable[[torch.Tensor], torch.Tensor], dim: int | None = None, *,
                    tol: float = 1e-3, max_iterations: int = 100, seed: int = 0, v0: torch.Tensor | None = None,
-                   dtype=torch.float32, device=None) -> EigenEstimate:
-    """The largest eigenvalue of a symmetric matrix given only as ``matvec(v) = H v``, by power iteration.
+                   method: str = "power", dtype=torch.float32, device=None) -> EigenEstimate:
+    """The largest eigenvalue of a symmetric matrix given only as ``matvec(v) = H v``.
 
-    Each iteration multiplies a unit vector by H and takes the Rayleigh quotient λ = vᵀHv; it
-    stops when λ changes by at most ``tol`` relative to itself from one iteration to the next,
-    or after ``max_iterations`` (then ``converged`` is False: report it). Power iteration finds
-    the eigenvalue of largest *magnitude*; if that is negative, the iteration is run again on
-    H − λI, whose largest eigenvalue is λ_max − λ, so the result is always the largest
-    (algebraic) eigenvalue.
+    ``method="power"`` (power iteration): each iteration multiplies a unit vector by H and takes
+    the Rayleigh quotient λ = vᵀHv. Power iteration finds the eigenvalue of largest *magnitude*;
+    if that is negative, it runs again on H − λI, whose largest eigenvalue is λ_max − λ, so the
+    result is always the largest (algebraic) eigenvalue. It needs many iterations when the top
+    eigenvalues crowd together (its error shrinks like (λ_2/λ_1)^(2k)).
+
+    ``method="lanczos"``: the same products span a Krylov space; Lanczos keeps all of them
+    (orthogonalised) and takes the largest eigenvalue of H restricted to that space, which
+    converges much faster when the top eigenvalues crowd (memory: one vector per iteration).
+
+    Either stops when the estimate changes by at most ``tol`` relative to itself from one
+    iteration to the next, or after ``max_iterations`` (then ``converged`` is False: report it).
 
     Args:
         matvec: v (dim,) ↦ H v (dim,), H symmetric.
@@ -308,6 +349,7 @@ def top_eigenvalue(matvec: Callable[[torch.Tensor], torch.Tensor], dim: int | No
         max_iterations: the most products per run.
         seed: seeds the random start (its own generator; the same seed gives the same result).
         v0: a start vector instead (e.g. the previous estimate's ``vector``: a warm start).
+        method: ``"power"`` or ``"lanczos"``.
 
     Example:
         >>> H = torch.diag(torch.tensor([3.0, -5.0, 1.0]))
@@ -329,6 +371,13 @@ def top_eigenvalue(matvec: Callable[[torch.Tensor], torch.Tensor], dim: int | No
             raise ValueError("v0 must be a finite, non-zero vector.")
         v = v / v.norm()
     max_iterations = int(max_iterations)
+    if method == "lanczos":
+        value, vector, k, rel_change, residual, converged, history = _lanczos(matvec, v, tol, max_iterations)
+        return EigenEstimate(value=float(value), vector=vector, num_iterations=k, rel_change=float(rel_change),
+                             residual=float(residual), converged=bool(converged), tol=float(tol),
+                             max_iterations=max_iterations, history=tuple(history))
+    if method != "power":
+        raise ValueError(f"method must be 'power' or 'lanczos', got {method!r}.")
     value, vector, k, rel_change, residual, converged, history = _power(matvec, v, tol, max_iterations)
     if value < 0:  # the dominant eigenvalue is negative: shift it to 0 and look again
         shift = value
@@ -337,7 +386,7 @@ def top_eigenvalue(matvec: Callable[[torch.Tensor], torch.Tensor], dim: int | No
         top, vector, k2, rel_change, res2, converged2, history2 = shifted
         value = top + shift
         k, history = k + k2, history + [h + shift for h in history2]
-        converged = converged and converged2
+        converged = converged2
         residual = res2 * abs(top) / max(abs(value), 1e-300)
     return EigenEstimate(value=float(value), vector=vector, num_iterations=k, rel_change=float(rel_change),
                          residual=float(residual), converged=bool(converged), tol=float(tol),
@@ -345,7 +394,8 @@ def top_eigenvalue(matvec: Callable[[torch.Tensor], torch.Tensor], dim: int | No
 
 
 def sharpness(model: nn.Module, loss_fn: Callable, data, *, chunk_size: int | None = None, tol: float = 1e-3,
-              max_iterations: int = 100, seed: int = 0, v0: torch.Tensor | None = None) -> EigenEstimate:
+              max_iterations: int = 100, seed: int = 0, v0: torch.Tensor | None = None,
+              method: str = "power") -> EigenEstimate:
     """The sharpness λ_max of the Hessian of the mean ``loss_fn`` of ``model`` over ``data``.
 
     ``data`` is a pair of tensors ``(x, y)`` or a sequence of ``(x, y)`` batches (see
@@ -364,7 +414,7 @@ def sharpness(model: nn.Module, loss_fn: Callable, data, *, chunk_size: int | No
         operator = HessianOperator(model, loss_fn, data, chunk_size=chunk_size)
         p = operator.params[0]
         return top_eigenvalue(operator, operator.dim, tol=tol, max_iterations=max_iterations, seed=seed, v0=v0,
-                              dtype=p.dtype, device=p.device)
+                              method=method, dtype=p.dtype, device=p.device)
 
 
 # ----------------------------------------------------------------------------- Adam: preconditioned sharpness
@@ -399,7 +449,7 @@ def adam_preconditioner(optimizer: torch.optim.Optimizer, params=None) -> torch.
 
 def preconditioned_sharpness(model: nn.Module, loss_fn: Callable, data, optimizer: torch.optim.Optimizer, *,
                              chunk_size: int | None = None, tol: float = 1e-3, max_iterations: int = 100,
-                             seed: int = 0, v0: torch.Tensor | None = None) -> EigenEstimate:
+                             seed: int = 0, v0: torch.Tensor | None = None, method: str = "power") -> EigenEstimate:
     """λ_max(P⁻¹H) for Adam's current preconditioner P (see :func:`adam_preconditioner`).
 
     P⁻¹H is not symmetric but has the eigenvalues of the symmetric P^(-1/2) H P^(-1/2), on which
@@ -411,7 +461,8 @@ def preconditioned_sharpness(model: nn.Module, loss_fn: Callable, data, optimize
         p_inv_sqrt = adam_preconditioner(optimizer, operator.params).rsqrt()
         p = operator.params[0]
         return top_eigenvalue(lambda v: p_inv_sqrt * operator(p_inv_sqrt * v), operator.dim, tol=tol,
-                              max_iterations=max_iterations, seed=seed, v0=v0, dtype=p.dtype, device=p.device)
+                              max_iterations=max_iterations, seed=seed, v0=v0, method=method, dtype=p.dtype,
+                              device=p.device)
 
 
 # ----------------------------------------------------------------------------- which threshold applies
@@ -517,7 +568,7 @@ class SharpnessMonitor:
             data set whose loss's curvature is measured).
         every: measure before steps 0, every, 2·every, ...
         preconditioned: measure λ_max(P⁻¹H) with the attached Adam optimizer's P instead.
-        tol, max_iterations, seed: power-iteration settings (see :func:`top_eigenvalue`).
+        tol, max_iterations, seed, method: eigenvalue settings (see :func:`top_eigenvalue`).
 
     Example:
         >>> torch.manual_seed(0); model = nn.Linear(3, 1)     # doctest: +ELLIPSIS
@@ -532,12 +583,13 @@ class SharpnessMonitor:
     """
 
     def __init__(self, model: nn.Module, loss_fn: Callable, data, *, every: int = 10, chunk_size: int | None = None,
-                 preconditioned: bool = False, tol: float = 1e-3, max_iterations: int = 100, seed: int = 0):
+                 preconditioned: bool = False, tol: float = 1e-3, max_iterations: int = 100, seed: int = 0,
+                 method: str = "power"):
         if int(every) != every or every < 1:
             raise ValueError(f"every must be a positive integer (steps between measurements), got {every!r}.")
         self.model, self.loss_fn, self.data, self.chunk_size = model, loss_fn, data, chunk_size
         self.every, self.preconditioned = int(every), bool(preconditioned)
-        self.tol, self.max_iterations, self.seed = tol, max_iterations, seed
+        self.tol, self.max_iterations, self.seed, self.method = tol, max_iterations, seed, method
         self.trace = SharpnessTrace()
         self.optimizer = None
         self._step, self._vector, self._handle = 0, None, None
@@ -564,7 +616,7 @@ class SharpnessMonitor:
     def record(self, step: int) -> EigenEstimate:
         """Measure now and append the result to :attr:`trace` under ``step``."""
         kwargs = dict(chunk_size=self.chunk_size, tol=self.tol, max_iterations=self.max_iterations,
-                      seed=self.seed, v0=self._vector)
+                      seed=self.seed, v0=self._vector, method=self.method)
         if self.preconditioned:
             if self.optimizer is None:
                 raise ValueError("preconditioned=True reads Adam's preconditioner: attach the monitor to the Adam optimizer.")

@@ -336,3 +336,30 @@ def test_monitor_warm_starts_and_validates():
         curvature.SharpnessMonitor(model, nn.functional.cross_entropy, (x, y), every=0)
     with pytest.raises(ValueError, match="attach the monitor"):
         curvature.SharpnessMonitor(model, nn.functional.cross_entropy, (x, y), preconditioned=True).record(0)
+
+
+# ----------------------------------------------------------------------------- Lanczos
+
+@pytest.mark.parametrize("eigenvalues", [[10.0, 1.0], [2.0, -9.0, 0.5, -1.0], list(np.linspace(1.0, 5.0, 40))])
+def test_lanczos_finds_the_largest_eigenvalue(eigenvalues):
+    A = random_symmetric(7, eigenvalues)
+    e = curvature.top_eigenvalue(lambda v: A @ v, dim=A.shape[0], tol=1e-12, max_iterations=200, method="lanczos",
+                                 dtype=A.dtype)
+    assert e.converged and e.value == pytest.approx(max(eigenvalues), rel=1e-8)
+    assert torch.allclose(A @ e.vector, e.value * e.vector, atol=1e-6 * max(map(abs, eigenvalues)))
+
+
+def test_lanczos_needs_far_fewer_products_when_the_top_eigenvalues_crowd():
+    eigenvalues = list(np.linspace(9.0, 10.0, 10)) + list(np.linspace(0.0, 1.0, 190))  # ten close outliers
+    A = random_symmetric(8, eigenvalues)
+    run = lambda method: curvature.top_eigenvalue(lambda v: A @ v, dim=200, tol=1e-6, max_iterations=2000,
+                                                  method=method, dtype=A.dtype)
+    power, lanczos = run("power"), run("lanczos")
+    assert lanczos.converged and lanczos.value == pytest.approx(10.0, rel=1e-5)
+    assert lanczos.num_iterations * 3 < power.num_iterations
+    assert abs(power.value - 10.0) > abs(lanczos.value - 10.0)
+
+
+def test_unknown_method_is_an_error():
+    with pytest.raises(ValueError, match="method must be"):
+        curvature.top_eigenvalue(lambda v: v, dim=3, method="arnoldi")
