@@ -629,3 +629,79 @@ class SharpnessMonitor:
         self.trace.num_iterations.append(estimate.num_iterations)
         self.trace.converged.append(estimate.converged)
         return estimate
+
+
+# ----------------------------------------------------------------------------- full-batch gradient descent, watched
+
+def square_loss(outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """½ ‖outputs − one_hot(y)‖² summed over the classes, averaged over the rows.
+
+    The loss Cohen et al. (2021) use for most edge-of-stability experiments: unlike cross-entropy
+    it does not flatten out as the fit improves, so the sharpness keeps rising.
+    ``outputs``: (N, C) scores; ``y``: (N,) class indices.
+    """
+    if outputs.ndim != 2 or y.shape != outputs.shape[:1]:
+        raise ValueError(f"outputs must be (N, C) and y (N,), got {tuple(outputs.shape)} and {tuple(y.shape)}.")
+    target = nn.functional.one_hot(y.long(), outputs.shape[1]).to(outputs.dtype)
+    return 0.5 * ((outputs - target) ** 2).sum(dim=1).mean()
+
+
+@dataclass
+class GDRun:
+    """One full-batch gradient-descent run: the loss before every step and the sharpness every ``every`` steps."""
+
+    lr: float
+    loss: list = field(default_factory=list)
+    trace: SharpnessTrace = field(default_factory=SharpnessTrace)
+    diverged: bool = False
+    wall_time: float = 0.0
+
+
+def full_batch_gd(model: nn.Module, loss_fn: Callable, x: torch.Tensor, y: torch.Tensor, lr: float,
+                  num_steps: int, *, every: int = 10, tol: float = 1e-3, max_iterations: int = 100,
+                  method: str = "power", progress: bool = True, desc: str | None = None) -> GDRun:
+    """Gradient descent on the loss over all of ``(x, y)`` (no minibatches), with the sharpness
+    recorded before steps 0, every, 2·every, ... by a :class:`SharpnessMonitor` (warm-started;
+    ``tol``, ``max_iterations``, ``method`` as for :func:`top_eigenvalue`).
+
+    Stops early, with ``diverged=True``, if the loss turns non-finite.
+
+    Example:
+        >>> torch.manual_seed(0); model = nn.Linear(4, 3)    # doctest: +ELLIPSIS
+        <...>
+        >>> x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
+        >>> run = full_batch_gd(model, square_loss, x, y, lr=0.1, num_steps=20, every=10, progress=False)
+        >>> len(run.loss), run.trace.step
+        (20, [0, 10])
+    """
+    import time
+
+    from . import runtime
+
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive number, got {lr!r}.")
+    if int(num_steps) != num_steps or num_steps < 1:
+        raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}.")
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    monitor = SharpnessMonitor(model, loss_fn, (x, y), every=every, tol=tol, max_iterations=max_iterations,
+                               method=method)
+    monitor.attach(optimizer)
+    run = GDRun(lr=float(lr), trace=monitor.trace)
+    start = time.perf_counter()
+    bar = runtime.progress(range(int(num_steps)), desc=desc or f"GD lr={lr:g}", unit="step",
+                           disable=not (progress and runtime.progress_enabled()))
+    try:
+        for _ in bar:
+            loss = loss_fn(model(x), y)
+            run.loss.append(loss.item())
+            if not math.isfinite(run.loss[-1]):
+                run.diverged = True
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    finally:
+        monitor.detach()
+        bar.close()
+    run.wall_time = time.perf_counter() - start
+    return run

@@ -363,3 +363,64 @@ def test_lanczos_needs_far_fewer_products_when_the_top_eigenvalues_crowd():
 def test_unknown_method_is_an_error():
     with pytest.raises(ValueError, match="method must be"):
         curvature.top_eigenvalue(lambda v: v, dim=3, method="arnoldi")
+
+
+# ----------------------------------------------------------------------------- full-batch GD and its figures
+
+def test_full_batch_gd_records_loss_and_sharpness_and_matches_a_plain_loop():
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(30, 6, generator=g), torch.randint(0, 3, (30,), generator=g)
+
+    def net():
+        torch.manual_seed(3)
+        return nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3))
+
+    run = curvature.full_batch_gd(net(), curvature.square_loss, x, y, lr=0.2, num_steps=25, every=10,
+                                  method="lanczos", progress=False)
+    plain, losses = net(), []
+    opt = torch.optim.SGD(plain.parameters(), lr=0.2)
+    for _ in range(25):
+        loss = curvature.square_loss(plain(x), y)
+        losses.append(loss.item())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert run.loss == losses and not run.diverged
+    assert run.trace.step == [0, 10, 20] and all(run.trace.converged)
+    first = curvature.sharpness(net(), curvature.square_loss, (x, y), tol=1e-8, max_iterations=500)
+    assert run.trace.value[0] == pytest.approx(first.value, rel=1e-2)
+
+
+def test_full_batch_gd_stops_on_divergence_and_validates():
+    torch.manual_seed(0)
+    x, y = torch.randn(20, 4), torch.randint(0, 2, (20,))
+    run = curvature.full_batch_gd(nn.Linear(4, 2), curvature.square_loss, x * 100, y, lr=10.0, num_steps=200,
+                                  every=1000, progress=False)
+    assert run.diverged and not math.isfinite(run.loss[-1]) and len(run.loss) < 200
+    with pytest.raises(ValueError, match="lr must be"):
+        curvature.full_batch_gd(nn.Linear(4, 2), curvature.square_loss, x, y, lr=0.0, num_steps=5)
+    with pytest.raises(ValueError, match="num_steps"):
+        curvature.full_batch_gd(nn.Linear(4, 2), curvature.square_loss, x, y, lr=0.1, num_steps=0)
+
+
+def test_square_loss():
+    out = torch.tensor([[1.0, 0.0], [0.5, 0.5]])
+    assert curvature.square_loss(out, torch.tensor([0, 1])).item() == pytest.approx((0 + 0.25) / 2)
+    with pytest.raises(ValueError, match="must be"):
+        curvature.square_loss(out, torch.tensor([0]))
+
+
+def test_plot_sharpness_draws_the_data_and_the_thresholds_it_is_given():
+    import matplotlib
+    matplotlib.use("Agg")
+    from course_utils import plotting
+
+    ax = plotting.plot_sharpness({"a": ([0, 10, 20], [1.0, 2.0, 3.0]), "b": ([0, 5], [4.0, 5.0])}, {"a": 2.5})
+    lines = ax.get_lines()
+    assert list(lines[0].get_xdata()) == [0, 10, 20] and list(lines[0].get_ydata()) == [1.0, 2.0, 3.0]
+    assert list(lines[1].get_ydata()) == [2.5, 2.5] and lines[1].get_color() == lines[0].get_color()
+    assert list(lines[2].get_ydata()) == [4.0, 5.0] and len(lines) == 3     # no threshold given for "b"
+    ax = plotting.plot_seed_spread({"x": [0.1, 0.3], "y": [0.2, 0.2, 0.5]})
+    dots = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    assert [list(d.get_ydata()) for d in dots] == [[0.1, 0.3], [0.2, 0.2, 0.5]]
+    assert [p.get_height() for p in ax.patches] == pytest.approx([0.2, 0.3])
