@@ -38,9 +38,9 @@ case "${1:-}" in
   lab)
     shift
     setup
-    extra=()
-    [ "$(id -u)" = 0 ] && extra+=(--allow-root)   # containers often run as root; Jupyter refuses that otherwise
-    exec "$VENV/bin/jupyter" lab "${extra[@]}" notebooks/01_gradient_descent_on_a_bowl.ipynb "$@"
+    # the launch settings (first lesson, no news pop-up, --allow-root as root) live in tools/lab.py,
+    # shared with the browser tests
+    exec "$VENV/bin/python" tools/lab.py "$@"
     ;;
   test)
     shift

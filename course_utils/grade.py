@@ -1,7 +1,7 @@
-"""``python -m course_utils.grade SUBMISSION...``: the grader command (all logic in :mod:`course_utils.grading`)."""
+"""``python -m course_utils.grade SUBMISSION...``: the grader command (see :mod:`course_utils.grading`)."""
 import sys
 
-from .grading import main
+from .grading.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -2,13 +2,17 @@
 
 ``python -m course_utils.reference`` trains, on full CIFAR-10, the lesson's experiments (the
 plain CNN with Adam at 1e-2 / 1e-3 / 1e-5, the BatchNorm CNN with Adam at 1e-2 and 1e-3, and the
-plain CNN with SGD+momentum at 1e-2) and writes ``data/reference_07.json``: the histories (per-step
+plain CNN with SGD+momentum at 1e-2) and writes ``reference_07.json``: the histories (per-step
 losses averaged over blocks of steps to keep the file small), the device, library versions and
 wall times. Commit that file only from a real GPU run.
 
+Where it lives: ``course_utils/reference_data/`` inside the package (:func:`default_path`), so a
+checkout and an installed wheel (Colab's ``pip install --no-deps git+...``) find it in the same
+place: the wheel ships ``reference_data/*.json`` as package data.
+
 Usage::
 
-    python -m course_utils.reference                   # gpu mode: full CIFAR-10, 10 epochs each
+    python -m course_utils.reference                   # gpu mode: full CIFAR-10, 10 epochs each (in a checkout)
     python -m course_utils.reference --mode fast --num-epochs 1 --out /tmp/ref.json   # a smoke test
 """
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import runtime
+from . import _course, runtime
 from .data import load_cifar
 from .training import Experiment, History, compare_lrs
 
@@ -39,8 +43,16 @@ EXPERIMENTS = {  # name -> settings; all share num_epochs, batch size and seed
 
 
 def default_path() -> Path:
-    """``data/reference_07.json`` of the repository (where the lesson looks for it)."""
-    return Path(__file__).resolve().parents[1] / "data" / FILENAME
+    """Where the lesson looks for the reference result: ``course_utils/reference_data/reference_07.json``.
+
+    The folder is inside the package, so the same lookup works from a checkout and from an
+    installed wheel (which ships it as package data).
+
+    Example:
+        >>> default_path().relative_to(Path(__file__).parent).as_posix()
+        'reference_data/reference_07.json'
+    """
+    return Path(__file__).resolve().parent / "reference_data" / FILENAME
 
 
 def _versions() -> dict:
@@ -106,7 +118,7 @@ def run_reference(mode: str = "gpu", num_epochs: int | None = None, device=None,
 
 
 def load_reference(path=None) -> dict | None:
-    """The reference result at ``path`` (default ``data/reference_07.json``), or ``None`` if there is none.
+    """The reference result at ``path`` (default :func:`default_path`), or ``None`` if there is none.
 
     Each experiment's ``histories`` come back as ``{lr: History}`` (float keys).
     """
@@ -121,13 +133,18 @@ def load_reference(path=None) -> dict | None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.reference", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mode", default="gpu", choices=("fast", "cpu", "gpu"),
+    parser.add_argument("--mode", default="gpu", choices=runtime.MODES,
                         help="data size: gpu = full CIFAR-10 (default), cpu = mini subset, fast = its first rows")
     parser.add_argument("--num-epochs", type=int, default=None, help="override the epochs per run (default 10)")
-    parser.add_argument("--out", default=None, help=f"output file (default data/{FILENAME})")
+    parser.add_argument("--out", default=None,
+                        help=f"output file (default, in a checkout: course_utils/reference_data/{FILENAME})")
     args = parser.parse_args(argv)
     if args.mode != "gpu" and not args.out:
         parser.error("only a full-scale run (--mode gpu) may write the lesson's reference file; pass --out for others.")
+    if not args.out and _course.checkout_root() is None:
+        parser.error(f"this course_utils is an installed package, not a checkout: its reference file "
+                     f"({default_path()}) would be lost at the next install. Pass --out {FILENAME}, then "
+                     f"commit that file as course_utils/reference_data/{FILENAME} of a course checkout.")
     if args.mode == "gpu" and runtime.get_device().type == "cpu":
         print("warning: no GPU found; the full-scale run on the CPU takes hours.", file=sys.stderr)
     result = run_reference(args.mode, args.num_epochs)

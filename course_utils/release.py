@@ -7,7 +7,11 @@ For every ``notebooks/solutions/NN_*.ipynb`` this writes ``notebooks/NN_*.ipynb`
 * outputs are cleared, except in check cells (``# NBVAL_CHECK_OUTPUT``: the line a learner
   should see) and cells tagged ``keep_output`` (static figures for viewers without a kernel);
 * the title cell's Colab badge and the Colab install cell are regenerated from
-  :mod:`course_utils._course` in both versions, and so is the README's lesson list.
+  :mod:`course_utils._course` in both versions, and so is the README's lesson list;
+* every solution and check cell gets nbgrader's cell metadata (:func:`course_utils.cells.nbgrader_metadata`:
+  solution cells, autograded check cells with the exercise's points, ``grade_id`` from the exercise
+  id), in both versions, so ``nbgrader generate_assignment`` and ``nbgrader autograde`` work on the
+  instructor notebooks as they are.
 
 Usage::
 
@@ -29,46 +33,36 @@ from pathlib import Path
 
 import nbformat
 
-from . import _course
-
-BEGIN = "### BEGIN SOLUTION"
-END = "### END SOLUTION"
-CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
-KEEP_TAG = "keep_output"
-ROOT = Path(__file__).resolve().parents[1]
+from . import _course, cells, runtime
+from .cells import BEGIN, CHECK_MARK, END, KEEP_TAG, strip_solutions  # noqa: F401 - the release's vocabulary
 
 
-def strip_solutions(source: str) -> str:
-    """Replace each solution block in ``source`` with a stub at the block's indentation.
-
-    Example:
-        >>> print(strip_solutions("def f():\\n    ### BEGIN SOLUTION\\n    return 1\\n    ### END SOLUTION"))
-        def f():
-            # YOUR CODE HERE
-            raise NotImplementedError
-    """
-    out, inside = [], False
-    for number, line in enumerate(source.splitlines(), start=1):
-        stripped = line.strip()
-        if stripped == BEGIN:
-            if inside:
-                raise ValueError(f"line {number}: {BEGIN} inside another solution block; close the first with {END}.")
-            inside = True
-            indent = line[: len(line) - len(line.lstrip())]
-            out += [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError"]
-        elif stripped == END:
-            if not inside:
-                raise ValueError(f"line {number}: {END} without a matching {BEGIN}.")
-            inside = False
-        elif not inside:
-            out.append(line)
-    if inside:
-        raise ValueError(f"a solution block is not closed: add a {END} line.")
-    return "\n".join(out)
+def _root() -> Path:
+    root = _course.checkout_root()
+    if root is None:
+        raise SystemExit("course-release works on a checkout of the course (it writes notebooks/ and README.md); "
+                         "run it from a clone with the package installed editable or on PYTHONPATH.")
+    return root
 
 
-def is_check_cell(cell) -> bool:
-    return cell.cell_type == "code" and cell.source.lstrip().startswith(CHECK_MARK)
+def with_nbgrader_metadata(nb):
+    """Return ``nb`` with nbgrader's metadata on every solution and check cell (and on no other cell)."""
+    from .checks import REGISTRY
+
+    nb = copy.deepcopy(nb)
+    for number, cell in enumerate(nb.cells, start=1):
+        cell.metadata.pop("nbgrader", None)
+        exercise = cells.exercise_id(cell)
+        if exercise is None:  # not an exercise (tests/test_notebooks.py checks every lesson's exercises have ids)
+            continue
+        check = REGISTRY.get(exercise)
+        if cells.is_check_cell(cell) and check is None:
+            raise ValueError(f"cell {number}: exercise {exercise} has no check in course_utils.checks; register "
+                             "it with @exercise and one import line in checks/__init__.py.")
+        meta = cells.nbgrader_metadata(cell, points=check.points if check else None)
+        if meta is not None:
+            cell.metadata["nbgrader"] = meta
+    return nb
 
 
 def header_cells(nb_path: str, title: str, lesson: str) -> list:
@@ -91,13 +85,18 @@ def header_cells(nb_path: str, title: str, lesson: str) -> list:
 
 
 def with_header(nb, nb_path: str):
-    """Return ``nb`` with its generated title and Colab cells (re)placed at the top."""
+    """Return ``nb`` with its generated title and Colab cells (re)placed at the top.
+
+    The Colab badge of both versions opens the *learner* version (``notebooks/NN_name.ipynb``): the
+    title cell is the same in both, so a learner version made by nbgrader from the instructor
+    notebook does not link to the solutions.
+    """
     meta = nb.metadata.get("course", {})
     if "lesson" not in meta or "title" not in meta:
         raise ValueError(f"{nb_path}: notebook metadata needs course.lesson and course.title.")
     nb = copy.deepcopy(nb)
     body = [c for c in nb.cells if c.get("metadata", {}).get("course", {}).get("role") not in ("title", "colab")]
-    title, install = header_cells(nb_path, meta["title"], meta["lesson"])
+    title, install = header_cells(f"notebooks/{Path(nb_path).name}", meta["title"], meta["lesson"])
     old = {c.metadata["course"]["role"]: c for c in nb.cells
            if c.get("metadata", {}).get("course", {}).get("role") in ("title", "colab")}
     if "colab" in old:  # keep ids and the (empty) execution record of an executed notebook
@@ -110,12 +109,12 @@ def with_header(nb, nb_path: str):
 
 def make_learner(solution_nb, learner_path: str):
     """The learner version of an instructor notebook (a new object; the input is untouched)."""
-    nb = with_header(solution_nb, learner_path)
+    nb = with_nbgrader_metadata(with_header(solution_nb, learner_path))
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         cell.source = strip_solutions(cell.source)
-        keep = is_check_cell(cell) or KEEP_TAG in cell.get("metadata", {}).get("tags", [])
+        keep = cells.has_checked_output(cell) or KEEP_TAG in cell.get("metadata", {}).get("tags", [])
         if not keep:
             cell.outputs, cell.execution_count = [], None
     return nb
@@ -169,9 +168,10 @@ README_START = "<!-- lessons:start (generated by python -m course_utils.release)
 README_END = "<!-- lessons:end -->"
 
 
-def lessons_table(root: Path = ROOT) -> str:
+def lessons_table(root: Path | None = None) -> str:
     """The README's lesson list: one row per learner notebook, with its Colab badge."""
     rows = ["| # | lesson | open |", "|---|--------|------|"]
+    root = root or _root()
     for sol_path in solution_paths(root):
         meta = nbformat.read(sol_path, as_version=4).metadata["course"]
         rel = f"notebooks/{sol_path.name}"
@@ -182,8 +182,9 @@ def lessons_table(root: Path = ROOT) -> str:
     return "\n".join(rows)
 
 
-def update_readme(root: Path = ROOT) -> None:
+def update_readme(root: Path | None = None) -> None:
     """Rewrite the lesson list between the README's markers."""
+    root = root or _root()
     path = root / "README.md"
     if not path.exists():
         return
@@ -194,20 +195,24 @@ def update_readme(root: Path = ROOT) -> None:
     path.write_text(text[: start + len(README_START)] + "\n" + lessons_table(root) + "\n" + text[end:])
 
 
-def solution_paths(root: Path = ROOT, lessons=None) -> list[Path]:
+def solution_paths(root: Path | None = None, lessons=None) -> list[Path]:
+    """The instructor notebooks ``notebooks/solutions/NN_*.ipynb`` of ``root`` (default: this checkout)."""
+    root = root or _root()
     paths = sorted((root / "notebooks" / "solutions").glob("[0-9][0-9]_*.ipynb"))
     if lessons:
         paths = [p for p in paths if p.name[:2] in set(lessons)]
     return paths
 
 
-def release(root: Path = ROOT, lessons=None, run: bool = False, mode: str = "cpu") -> list[Path]:
-    """Regenerate headers of the solutions and their learner versions; return the learner paths."""
+def release(root: Path | None = None, lessons=None, run: bool = False, mode: str = "cpu") -> list[Path]:
+    """Regenerate headers and nbgrader metadata of the solutions and their learner versions; return
+    the learner paths."""
+    root = root or _root()
     written = []
     for sol_path in solution_paths(root, lessons):
         rel_sol = sol_path.relative_to(root).as_posix()
         rel_learner = f"notebooks/{sol_path.name}"
-        nb = with_header(nbformat.read(sol_path, as_version=4), rel_sol)
+        nb = with_nbgrader_metadata(with_header(nbformat.read(sol_path, as_version=4), rel_sol))
         if run:
             nb = execute(nb, cwd=sol_path.parent, mode=mode)
         nbformat.validate(nb)
@@ -223,17 +228,18 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.release", description=__doc__.split("\n\n")[0])
     parser.add_argument("lessons", nargs="*", help="two-digit lesson numbers (default: all)")
     parser.add_argument("--execute", action="store_true", help="re-run the solutions first and store their outputs")
-    parser.add_argument("--mode", default="cpu", choices=("fast", "cpu", "gpu"), help="mode for --execute (default cpu)")
+    parser.add_argument("--mode", default="cpu", choices=runtime.MODES, help="mode for --execute (default cpu)")
     args = parser.parse_args(argv)
     bad = [l for l in args.lessons if not re.fullmatch(r"\d\d", l)]
     if bad:
         parser.error(f"lessons are two-digit numbers like 01, got {bad}")
-    paths = release(lessons=args.lessons or None, run=args.execute, mode=args.mode)
+    root = _root()
+    paths = release(root, lessons=args.lessons or None, run=args.execute, mode=args.mode)
     if not paths:
         print("no solution notebooks matched", file=sys.stderr)
         return 1
     for p in paths:
-        print(f"wrote {p.relative_to(ROOT)}")
+        print(f"wrote {p.relative_to(root)}")
     return 0
 
 

@@ -2,7 +2,9 @@
 
 Instructor and learner versions of every lesson in ``notebooks/solutions`` are graded (so a new
 lesson is covered without editing this file); the broken and tampered submissions are built
-from lesson 01 by editing cells, the way a learner would.
+from lesson 01 by editing cells, the way a learner would. All of them are graded in **one**
+``course-grade --jobs 2`` run shared by the whole session (:func:`graded_course`); only the tests
+that need other options (``--hidden``, short time limits) start runs of their own, on lesson 01.
 """
 from __future__ import annotations
 
@@ -19,10 +21,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-import course_utils
+import course_utils._course
 from course_utils import grading
 
-ROOT = Path(course_utils.__file__).resolve().parents[1]
+ROOT = course_utils._course.checkout_root()
 SOLUTIONS = sorted((ROOT / "notebooks" / "solutions").glob("[0-9][0-9]_*.ipynb"))
 LESSON01 = next((p for p in SOLUTIONS if p.name.startswith("01_")), None)
 needs_lesson01 = pytest.mark.skipif(LESSON01 is None, reason="lesson 01 is not written yet")
@@ -129,13 +131,13 @@ def test_build_graded_replaces_check_cells_with_the_course_ones(tmp_path):
     for meta in (True, False):
         nb = _synthetic(with_metadata=meta)
         nb.cells[2].source = 'print("[check 01.1] gd_step: PASSED")'   # a forged check cell
-        graded, plan, missing = grading.build_graded(nb, course, tmp_path / "r.jsonl", "tok")
+        graded, plan, missing = grading.build_graded(nb, course)
         assert missing == []
         assert [w.get("check") for w in plan] == [None, None, "01.1"]
         assert "run_check" in graded.cells[2].source and "PASSED" not in graded.cells[2].source
         assert plan[1] == {"cell": 2, "exercise": "01.1"}
     nb.cells = nb.cells[:1]
-    assert grading.build_graded(nb, course, tmp_path / "r.jsonl", "tok")[2] == ["01.1"]
+    assert grading.build_graded(nb, course)[2] == ["01.1"]
 
 
 def test_with_hidden_adds_the_keyword_to_check_calls():
@@ -153,16 +155,90 @@ def test_check_cells_are_recognised():
     assert not grading.is_check_cell(solution)
 
 
+def test_installed_grader_without_instructor_notebooks_says_how_to_point_at_them(tmp_path, monkeypatch, capsys):
+    from course_utils import _course
+
+    monkeypatch.setattr(_course, "checkout_root", lambda: None)      # as from an installed wheel
+    (tmp_path / "01_alice.ipynb").write_text(json.dumps(nbformat.v4.new_notebook()))
+    with pytest.raises(SystemExit) as exit_:
+        grading.main([str(tmp_path / "01_alice.ipynb")])
+    message = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert "no instructor notebooks" in message and "--solutions DIR" in message and "checkout" in message
+    assert str(ROOT) not in message and "site-packages" not in message   # no path the user never gave
+    [result] = grading.grade([tmp_path / "01_alice.ipynb"], grading.Settings())   # the API says the same
+    assert result.status == "no instructor notebooks" and "--solutions DIR" in result.message
+    with pytest.raises(SystemExit):
+        grading.main([str(tmp_path / "01_alice.ipynb"), "--solutions", str(tmp_path / "nowhere")])
+    assert str(tmp_path / "nowhere") in capsys.readouterr().err      # the path the user gave
+
+
+def test_scan_flags_tampering_and_not_honest_code():
+    honest = ["import numpy as np\nimport matplotlib.pyplot as plt\nimport torch\nimport sys",
+              "torch.backends.cudnn.benchmark = True\nplt.rcParams['figure.dpi'] = 100",
+              'if "google.colab" in sys.modules:\n    print(sys.executable)',
+              "%matplotlib inline\n%timeit np.zeros(3)",
+              "from course_utils import checks, plotting\nchecks.gd_step(lambda w, g, lr: w - lr * g)",
+              "class Net(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+              "        self.fc = torch.nn.Linear(2, 1)",
+              "name = type(model).__name__\nopt = getattr(torch.optim, 'Adam')\nopt = getattr(torch.optim, name)",
+              "import inspect\nprint(inspect.getsource(np.linalg.norm))",
+              "sum = 0\nfor x in range(3):\n    sum += x"]
+    assert grading.scan(honest) == []
+    tampering = {"np.allclose = lambda *a, **k: True": "numpy.allclose",
+                 "%run other.py": "%run",
+                 "sys.settrace(lambda *a: None)": "sys.settrace",
+                 "exec('x = 1')": "exec",
+                 "f = print.__self__": "__self__",
+                 "getattr(checks, name)": "computed attribute name",
+                 "getattr(print, name)": "computed attribute name",
+                 "import inspect\nf = inspect.currentframe()": "inspect.currentframe",
+                 "get_ipython().events.register('post_run_cell', f)": "get_ipython().events",
+                 "print(In[-1])": "input history",
+                 "NotImplementedError = ValueError": "NotImplementedError",
+                 "checks.REGISTRY.clear()": "course_utils.checks.REGISTRY"}
+    for code, words in tampering.items():
+        flags = grading.scan(["import numpy as np\nimport sys\nfrom course_utils import checks", code])
+        assert flags and any(words in f.reason for f in flags), (code, flags)
+        assert all(f.cell == 2 and f.where.startswith("cell 2, line ") for f in flags)
+
+
+@pytest.mark.parametrize("path", SOLUTIONS + [ROOT / "notebooks" / p.name for p in SOLUTIONS],
+                         ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_no_course_notebook_is_flagged_by_the_scan(path):
+    nb = nbformat.read(path, as_version=4)
+    run = [(n, c) for n, c in enumerate(nb.cells, 1) if c.cell_type == "code"]
+    assert grading.scan([c.source for _, c in run], [n for n, _ in run]) == []
+
+
+def test_kernel_side_refuses_changed_files_and_fingerprints_show_rebinding(tmp_path):
+    from course_utils.grading import integrity, kernel_side, submission
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "mod.py").write_text("X = 1\n")
+    digests = submission.package_digests(tmp_path / "pkg")
+    sources, changed = kernel_side._read_verified(str(tmp_path / "pkg"), digests)
+    assert changed == [] and set(sources) == {"", "mod"}
+    (tmp_path / "pkg" / "mod.py").write_text("X = 2\n")
+    assert kernel_side._read_verified(str(tmp_path / "pkg"), digests)[1] == ["mod.py"]
+    before = kernel_side.fingerprint_dict()
+    import math
+    saved = math.sqrt
+    try:
+        math.sqrt = lambda x: 0.0
+        after = kernel_side.fingerprint_dict()
+    finally:
+        math.sqrt = saved
+    assert integrity.fingerprint_changes(before, after) == ["math.sqrt"]
+    assert integrity.fingerprint_changes(before, kernel_side.fingerprint_dict()) == []
+    assert kernel_side.unpack_fingerprint(kernel_side.pack(before)) == before
+
+
 # --------------------------------------------------------------------------- every lesson: instructor, learner, tampered
 
-@pytest.fixture(scope="module", params=SOLUTIONS, ids=_ids(SOLUTIONS))
-def graded_lesson(request, tmp_path_factory):
-    """Grade one lesson's instructor version, learner version and a tampered learner version in one call."""
-    tmp = tmp_path_factory.mktemp(request.param.stem[:2])
-    for folder in ("instructor", "learner"):  # copies: the course's files may be regenerated meanwhile
-        (tmp / folder).mkdir()
-    solution = Path(shutil.copy2(request.param, tmp / "instructor"))
-    learner = Path(shutil.copy2(ROOT / "notebooks" / solution.name, tmp / "learner"))
+def _tampered_learner(learner: Path, out: Path) -> Path:
+    """The learner version with its first check cell forged, the others reordered and half of them deleted."""
     tampered = nbformat.read(learner, as_version=4)
     checks = check_cells(tampered)
     first = tampered.cells[checks[0]]
@@ -174,17 +250,57 @@ def graded_lesson(request, tmp_path_factory):
     for cell in moved[1::2]:
         tampered.cells.remove(cell)                      # ...and every second one of them deleted
     tampered.metadata.pop("course")
-    tampered_path = write(tampered, tmp / "submission.ipynb")
-    paths = [solution, learner, tampered_path]
-    before = [(p.read_bytes(), p.stat().st_mtime_ns) for p in paths]
+    return write(tampered, out)
+
+
+def _group_status(submissions: list[dict]) -> int:
+    """The exit status course-grade gives for just these submissions (see grading.exit_status)."""
+    if any(s["flagged"] for s in submissions):
+        return 2
+    return 0 if all(s["status"] == "graded" and all(e["status"] == "passed" for e in s["exercises"])
+                    for s in submissions) else 1
+
+
+@pytest.fixture(scope="session")
+def graded_course(tmp_path_factory):
+    """One ``course-grade --jobs 2`` run over every submission the tests below look at.
+
+    Per lesson: its instructor version, its learner version and a tampered learner version. For
+    lesson 01: the broken, tampered and honest variants of :func:`_lesson01_submissions`.
+    """
+    tmp = tmp_path_factory.mktemp("graded")
+    lessons = {}
+    for source in SOLUTIONS:
+        folder = tmp / source.stem[:2]
+        for sub in ("instructor", "learner"):  # copies: the course's files may be regenerated meanwhile
+            (folder / sub).mkdir(parents=True)
+        solution = Path(shutil.copy2(source, folder / "instructor"))
+        learner = Path(shutil.copy2(ROOT / "notebooks" / source.name, folder / "learner"))
+        solution_nb = nbformat.read(solution, as_version=4)
+        lessons[source.stem] = {
+            "paths": [solution, learner, _tampered_learner(learner, folder / "submission.ipynb")],
+            "ids": [grading._registry()[solution_nb.cells[i].metadata["course"]["exercise"]].exercise_id
+                    for i in check_cells(solution_nb)]}
+    batch = _lesson01_submissions(tmp / "l01") if LESSON01 else {}
+    paths = [p for lesson in lessons.values() for p in lesson["paths"]] + list(batch.values())
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in paths}
     start = time.perf_counter()
-    status, report = grade_cli(tmp, paths, "--jobs", "2")
+    status, report = grade_cli(tmp, paths, "--jobs", "2", "--keep-executed", str(tmp / "kept"))
     seconds = time.perf_counter() - start
-    after = [(p.read_bytes(), p.stat().st_mtime_ns) for p in paths]
-    return {"status": status, "report": report, "seconds": seconds, "before": before, "after": after,
-            "ids": [grading._registry()[c.metadata["course"]["exercise"]].exercise_id
-                    for c in (nbformat.read(solution, as_version=4).cells[i]
-                              for i in check_cells(nbformat.read(solution, as_version=4)))]}
+    after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in paths}
+    by_path = dict(zip(paths, report["submissions"]))
+    return {"status": status, "report": report, "by_path": by_path, "lessons": lessons, "batch": batch,
+            "before": before, "after": after, "seconds": seconds, "kept": tmp / "kept"}
+
+
+@pytest.fixture(params=[p.stem for p in SOLUTIONS])
+def graded_lesson(request, graded_course):
+    """One lesson's instructor, learner and tampered versions, as graded in the session's run."""
+    lesson = graded_course["lessons"][request.param]
+    subs = [graded_course["by_path"][p] for p in lesson["paths"]]
+    return {"status": _group_status(subs), "report": {"submissions": subs}, "ids": lesson["ids"],
+            "before": [graded_course["before"][p] for p in lesson["paths"]],
+            "after": [graded_course["after"][p] for p in lesson["paths"]]}
 
 
 @pytest.mark.slow
@@ -235,7 +351,78 @@ def gd_step(w, grad, lr):   # right only on the inputs the learner saw
 """
 
 
+# Tampering: each is put in front of the 01.2 solution cell of a submission whose run_gd is wrong
+# (WRONG_RUN_GD): none may earn the exercise's points, and each must be flagged for review.
+TAMPERING = {
+    "replace_with_setattr": (   # the attack of issue 13: every check function replaced by one that prints PASSED
+        "import course_utils.checks as _c\n"
+        "for _n in list(_c.REGISTRY):\n"
+        "    setattr(_c, _c.REGISTRY[_n].__name__, lambda *a, **k: print('run_gd: PASSED'))\n"),
+    "replace_by_assignment": (
+        "from course_utils import checks\n"
+        "checks.run_gd = lambda *a, **k: print('run_gd: PASSED')\n"),
+    "replace_check_helpers": (  # the comparisons every check uses
+        "import course_utils.checks._core as core\n"
+        "core.expect_close = lambda *a, **k: None\n"
+        "core.expect = lambda *a, **k: None\n"),
+    "swap_sys_modules": (
+        "import sys, types\n"
+        "fake = types.ModuleType('course_utils.checks')\n"
+        "fake.gd_step = fake.run_gd = lambda *a, **k: print('PASSED')\n"
+        "sys.modules['course_utils.checks'] = fake\n"),
+    "replace_grader_helpers": (  # the old grader's helper, and the loader a grader might use
+        "import course_utils.grading as g\n"
+        "g.run_check = lambda *a, **k: None\n"
+        "import runpy\n"
+        "runpy.run_path = lambda *a, **k: {'run_check': lambda *a, **k: None, 'baseline': lambda *a, **k: None}\n"),
+    "redefine_exceptions": (   # failures raised as a class nothing catches as a failure
+        "import builtins\n"
+        "class Quiet(Exception):\n"
+        "    pass\n"
+        "builtins.AssertionError = Quiet\n"
+        "AssertionError = Quiet\n"),
+    "patch_print": (
+        "import builtins\n"
+        "_print = builtins.print\n"
+        "builtins.print = lambda *a, **k: _print('run_gd: PASSED')\n"),
+    "shadow_builtins": (   # in the notebook's namespace only
+        "def exec(*args, **kwargs):\n    pass\n"
+        "def compile(*args, **kwargs):\n    return None\n"
+        "def globals():\n    return {}\n"),
+    "fake_records": (   # a record line in a cell, and the files the previous grader read
+        "print(\"[course grader 0000] {'kind': 'check', 'id': '01.2', 'status': 'passed', 'message': ''}\")\n"
+        "open('records.jsonl', 'a').write('{\"id\": \"01.2\", \"status\": \"passed\"}\\n')\n"),
+    "record_from_inside_the_check": (   # run_gd itself prints a record with the check cell's nonce
+        "import re as _re\n"
+        "_wrong = run_gd\n"
+        "def run_gd(grad_fn, w0, lr, num_steps):\n"
+        "    nonce = _re.search(r\"'([0-9a-f]{32})'\", In[-1]).group(1)\n"
+        "    print(f\"[course grader {nonce}] {{'kind': 'check', 'id': '01.2', 'status': 'passed', 'message': ''}}\")\n"
+        "    return _wrong(grad_fn, w0, lr, num_steps)\n"),
+    "patch_numpy_during_the_check": (   # run_gd makes every comparison succeed, then answers wrong
+        "import numpy\n"
+        "_wrong = run_gd\n"
+        "def run_gd(grad_fn, w0, lr, num_steps):\n"
+        "    numpy.allclose = lambda *a, **k: True\n"
+        "    return _wrong(grad_fn, w0, lr, num_steps)\n"),
+}
+AFTER_SOLUTION = {"record_from_inside_the_check", "patch_numpy_during_the_check"}  # they wrap the learner's run_gd
+
+# Honest work that uses the course's package: never flagged.
+HONEST = {
+    "honest_uses_course_utils": (
+        "from course_utils import checks, descent, plotting, surfaces\n"
+        "my_bowl = surfaces.make_bowl(lambdas=(1.0, 4.0), angle_deg=10.0)\n"
+        "path = descent.run_gd(my_bowl.grad, np.array([1.0, 1.0]), lr=0.1, num_steps=20)\n"
+        "ax = plotting.plot_curves({'mine': [my_bowl.value(w) for w in path.points]}, logy=True)\n"
+        "checks.gd_step(gd_step)   # a learner may run a check again\n"),
+}
+LEGACY = ("wrong", "edited", "crash", "deleted_checks", "missing_solution", "missing_import", "stripped", "flood",
+          "cheat")
+
+
 def _lesson01_submissions(tmp: Path) -> dict[str, Path]:
+    tmp.mkdir(parents=True, exist_ok=True)
     base = nbformat.read(LESSON01, as_version=4)
     sol1, sol2 = code_index(base, "01.1", "solution"), code_index(base, "01.2", "solution")
     made = {}
@@ -284,20 +471,33 @@ def _lesson01_submissions(tmp: Path) -> dict[str, Path]:
                        ("missing_import", missing_import), ("stripped", stripped), ("flood", flood),
                        ("cheat", cheat)]:
         variant(name, edit)
+
+    def tamper(code, after):
+        def edit(nb):
+            wrong(nb)
+            if after:   # in the solution cell itself, after the learner's run_gd
+                nb.cells[sol2].source += "\n" + code
+            else:       # a cell of its own, before the solution cell
+                nb.cells.insert(sol2, nbformat.v4.new_code_cell(code))
+        return edit
+
+    for name, code in TAMPERING.items():
+        variant(name, tamper(code, name in AFTER_SOLUTION))
+    for name, code in HONEST.items():
+        variant(name, lambda nb, code=code: nb.cells.insert(sol2 + 2, nbformat.v4.new_code_cell(code)))
     return made
 
 
-@pytest.fixture(scope="module")
-def lesson01_batch(tmp_path_factory):
+@pytest.fixture
+def lesson01_batch(graded_course):
+    """The lesson-01 variants, as graded in the session's run."""
     if LESSON01 is None:
         pytest.skip("lesson 01 is not written yet")
-    tmp = tmp_path_factory.mktemp("l01")
-    paths = _lesson01_submissions(tmp)
-    before = {n: (p.read_bytes(), p.stat().st_mtime_ns) for n, p in paths.items()}
-    status, report = grade_cli(tmp, list(paths.values()), "--jobs", "2", "--keep-executed", str(tmp / "kept"))
-    after = {n: (p.read_bytes(), p.stat().st_mtime_ns) for n, p in paths.items()}
-    return {"status": status, "report": by_name(report), "kept": tmp / "kept", "unchanged": before == after,
-            "paths": paths}
+    paths = graded_course["batch"]
+    report = {name: graded_course["by_path"][p] for name, p in paths.items()}
+    legacy = [report[n] for n in LEGACY]
+    return {"status": _group_status(legacy), "report": report, "kept": graded_course["kept"], "paths": paths,
+            "unchanged": all(graded_course["before"][p] == graded_course["after"][p] for p in paths.values())}
 
 
 @pytest.mark.slow
@@ -359,6 +559,45 @@ def test_flooding_output_is_truncated(lesson01_batch):
 def test_batch_exit_status_and_files_unchanged(lesson01_batch):
     assert lesson01_batch["status"] == 1
     assert lesson01_batch["unchanged"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("technique", sorted(TAMPERING))
+def test_tampering_earns_no_point_and_is_flagged(lesson01_batch, technique):
+    sub = lesson01_batch["report"][technique]
+    assert statuses(sub)["01.2"] != "passed", sub
+    assert [e["points"] for e in sub["exercises"] if e["id"] == "01.2"] == [0]
+    assert sub["flagged"] and sub["flags"], f"{technique} was not flagged"
+    cells_flagged = {f["cell"] for f in sub["flags"]} | {f["where"] for f in sub["flags"]}
+    assert cells_flagged, sub["flags"]
+    assert statuses(sub)["01.1"] == "passed", sub   # its check ran before the tampering
+
+
+@pytest.mark.slow
+def test_flags_reach_the_table_the_reports_and_the_exit_status(graded_course, tmp_path):
+    assert graded_course["status"] == 2                      # some submission of the run is flagged
+    assert graded_course["report"]["flagged"]
+    one = graded_course["batch"]["replace_by_assignment"]
+    flagged = graded_course["by_path"][one]
+    reasons = " ".join(f["reason"] for f in flagged["flags"])
+    assert "course_utils.checks.run_gd" in reasons
+    where = [f["where"] for f in flagged["flags"] if f["cell"] is not None]
+    assert where and all(w.startswith("cell ") for w in where)
+    results = [grading.SubmissionResult(str(one), "01", "graded", flags=[grading.Flag("cell 9, line 2", "x", 9)])]
+    assert "FLAGGED FOR REVIEW" in grading.format_table(results) and "cell 9, line 2: x" in grading.format_table(results)
+    row = grading.rows(results)[0]
+    assert row["flagged"] == "yes" and "cell 9, line 2: x" in row["flags"]
+    assert grading.exit_status(results) == 2
+
+
+@pytest.mark.slow
+def test_honest_submissions_are_never_flagged(graded_course):
+    honest = [graded_course["by_path"][p] for lesson in graded_course["lessons"].values() for p in lesson["paths"]]
+    honest += [graded_course["by_path"][graded_course["batch"][n]] for n in HONEST] if LESSON01 else []
+    for sub in honest:
+        assert not sub["flagged"], (sub["path"], sub["flags"])
+    for name in HONEST if LESSON01 else ():
+        assert set(statuses(graded_course["by_path"][graded_course["batch"][name]]).values()) == {"passed"}
 
 
 @needs_lesson01

@@ -6,9 +6,10 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from course_utils import checks, release
+from course_utils import _course, checks, release
+from course_utils.cells import has_checked_output, is_check_cell
 
-ROOT = release.ROOT
+ROOT = _course.checkout_root()
 SOLUTIONS = release.solution_paths()
 ALL = SOLUTIONS + [ROOT / "notebooks" / p.name for p in SOLUTIONS]
 
@@ -20,7 +21,7 @@ def _roles(nb):
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_checked_cells_have_stored_output_and_execution_count(path):
     nb = nbformat.read(path, as_version=4)
-    checked = [c for c in nb.cells if release.is_check_cell(c)]
+    checked = [c for c in nb.cells if has_checked_output(c)]
     assert checked, "a lesson needs at least one checked cell"
     for cell in nb.cells:
         if cell.cell_type == "code" and cell.get("outputs"):
@@ -44,7 +45,7 @@ def test_exercise_structure(path):
         assert release.BEGIN in nb.cells[i].source
         assert roles[i + 1] == {"exercise": exercise_id, "role": "check"}, f"{exercise_id}: the check cell must follow its exercise"
         check = nb.cells[i + 1]
-        assert release.is_check_cell(check)
+        assert is_check_cell(check) and has_checked_output(check)
         name = checks.REGISTRY[exercise_id].name
         assert f"checks.{name}(" in check.source
         assert [o.get("text") for o in check.outputs] == [f"[check {exercise_id}] {name}: PASSED\n"]

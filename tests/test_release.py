@@ -6,7 +6,7 @@ import pytest
 
 from course_utils import _course, release
 
-ROOT = release.ROOT
+ROOT = _course.checkout_root()
 SOLUTIONS = release.solution_paths()
 
 
@@ -114,3 +114,32 @@ def test_readme_lesson_list_is_in_sync():
     end = text.index(release.README_END)
     assert text[start:end].strip() == release.lessons_table().strip(), \
         "run `python -m course_utils.release` to regenerate the README's lesson list"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_nbgrader_metadata_is_written_on_every_exercise(path):
+    from course_utils import cells, checks
+
+    solution = nbformat.read(path, as_version=4)
+    learner = nbformat.read(ROOT / "notebooks" / path.name, as_version=4)
+    hint = "run `python -m course_utils.release` to write nbgrader's metadata"
+    expected = [c.metadata.get("nbgrader") for c in release.with_nbgrader_metadata(solution).cells]
+    assert [c.metadata.get("nbgrader") for c in solution.cells] == expected, hint
+    assert [c.metadata.get("nbgrader") for c in learner.cells] == expected, hint
+    graded = {cells.exercise_of_grade_id(m["grade_id"]): m["points"] for m in expected if m and m["grade"]}
+    exercises = [cells.exercise_id(c) for c in solution.cells if cells.is_check_cell(c)]
+    assert graded == {e: checks.REGISTRY[e].points for e in exercises} and graded
+    ids = [m["grade_id"] for m in expected if m]
+    assert len(ids) == len(set(ids)) == 2 * len(exercises)
+
+
+def test_nbgrader_metadata_marks_only_exercise_cells():
+    nb = _tiny_solution()
+    nb.cells[1].metadata["course"] = {"exercise": "01.1", "role": "solution"}
+    nb.cells[2].metadata["course"] = {"exercise": "01.1", "role": "check"}
+    nb.cells[0].metadata["nbgrader"] = {"grade": True}   # stale metadata on a cell that is not an exercise
+    out = release.with_nbgrader_metadata(nb)
+    intro, solution, check = (c.metadata.get("nbgrader") for c in out.cells)
+    assert intro is None
+    assert solution["solution"] and not solution["grade"] and solution["grade_id"] == "ex01_1_solution"
+    assert check["grade"] and check["locked"] and check["points"] == 1 and check["grade_id"] == "ex01_1"

@@ -1,6 +1,5 @@
 """The lesson-02 explorer: its pure compute function, its redraw time and its static figure."""
 import math
-import time
 
 import matplotlib
 
@@ -43,19 +42,25 @@ def test_explore_rejects_bad_arguments(kwargs, match):
         widgets.explore(**kwargs)
 
 
-def test_update_redraws_well_under_a_second():
+def test_update_redraws_picture_and_numbers():
+    # how fast a redraw is, is measured by `python -m course_utils.widgets`, not asserted here
     explorer = widgets.LRExplorer()
     box = explorer.widget  # builds the sliders and renders once
     assert len(box.children) == 3
-    timings = []
     for lr, kappa in [(1e-3, 100.0), (0.1, 10.0), (0.25, 10.0), (0.19, 50.0), (0.5, 1.0)]:
-        start = time.perf_counter()
+        before = explorer.image.value
         state = explorer.update(lr, kappa)
-        timings.append(time.perf_counter() - start)
         assert state.lr == lr and state.kappa == kappa
-        assert explorer.image.value[:8] == b"\x89PNG\r\n\x1a\n"
-        assert f"lr = {lr:.4g}" in explorer.numbers.value
-    assert max(timings) < 0.5, f"redraw took {max(timings):.2f}s"
+        assert explorer.image.value[:8] == b"\x89PNG\r\n\x1a\n" and explorer.image.value != before
+        assert explorer.numbers.value == widgets.describe(state)
+    plt.close("all")
+
+
+def test_redraw_benchmark_reports_its_timings():
+    from course_utils.widgets import lr_explorer
+
+    timings = lr_explorer.redraw_timings(repeats=1)
+    assert len(timings) == len(lr_explorer.BENCHMARK_SETTINGS) and all(t > 0 for t in timings)
     plt.close("all")
 
 

@@ -2,7 +2,9 @@
 
 Example (in a notebook, after the learner defined ``gd_step``):
     >>> from course_utils import checks
-    >>> checks.gd_step(gd_step)      # doctest: +SKIP
+    >>> def gd_step(w, grad, lr):
+    ...     return w - lr * grad
+    >>> checks.gd_step(gd_step)
     [check 01.1] gd_step: PASSED
 """
 from ._core import REGISTRY, exercise

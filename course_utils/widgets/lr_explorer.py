@@ -8,6 +8,9 @@ What is drawn is computed by a pure function, :func:`explore`, so it can be test
 browser; :class:`LRExplorer` only moves lines (its widget plumbing is
 :class:`~course_utils.widgets.figure_widget.FigureWidget`).
 
+How fast a redraw is: ``python -m course_utils.widgets`` prints it (a redraw should
+take well under half a second on a laptop for the sliders to feel live).
+
 Example (in a notebook):
     >>> from course_utils import widgets
     >>> explorer = widgets.LRExplorer()      # doctest: +SKIP
@@ -203,3 +206,30 @@ def plot_explorer_grid(lrs=(0.02, 0.15, 0.21), kappas=(2.0, 10.0, 50.0), *, num_
             ax.set_xticks([])
             ax.set_yticks([])
     return axes
+
+
+BENCHMARK_SETTINGS = ((1e-3, 100.0), (0.1, 10.0), (0.25, 10.0), (0.19, 50.0), (0.5, 1.0))
+
+
+def redraw_timings(repeats: int = 3, settings=BENCHMARK_SETTINGS) -> list[float]:
+    """Seconds per :meth:`LRExplorer.update` (compute, redraw and PNG) for each (lr, kappa) in ``settings``.
+
+    The best of ``repeats`` tries each, so other work on the machine inflates it as little as possible.
+
+    Example:
+        >>> timings = redraw_timings(repeats=1)   # doctest: +SKIP
+    """
+    import time
+
+    explorer = LRExplorer()
+    explorer.widget   # builds the controls and renders once, as a notebook does
+    timings = []
+    for lr, kappa in settings:
+        best = math.inf
+        for _ in range(int(repeats)):
+            start = time.perf_counter()
+            explorer.update(lr, kappa)
+            best = min(best, time.perf_counter() - start)
+        timings.append(best)
+    return timings
+
