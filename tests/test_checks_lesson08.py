@@ -70,49 +70,41 @@ def test_hvp_that_changes_the_parameters_fails():
 
 # ----------------------------------------------------------------------------- 08.2
 
-def right_power(hvp, dim, tol=1e-6, max_iterations=1000):
-    v = torch.randn(dim, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    v = v / v.norm()
-    value = None
-    for _ in range(max_iterations):
-        w = hvp(v)
-        new = float(v @ w)
-        if value is not None and abs(new - value) <= tol * abs(new):
-            return new
-        value, v = new, w / w.norm()
-    return value
-
-
-def library_power(hvp, dim):
-    return curvature.top_eigenvalue(hvp, dim, tol=1e-7, max_iterations=2000, dtype=torch.float64).value
-
-
-def start_from_ones(hvp, dim, tol=1e-6, max_iterations=1000):
-    v = torch.ones(dim, dtype=torch.float64) / dim ** 0.5
-    value = None
-    for _ in range(max_iterations):
-        w = hvp(v)
-        new = float(v @ w)
-        if value is not None and abs(new - value) <= tol * abs(new):
-            return new
-        value, v = new, w / w.norm()
-    return value
-
-
-def never_normalised(hvp, dim, tol=1e-6, max_iterations=1000):
-    v = torch.randn(dim, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+def _power(hvp, v, tol=1e-6, max_iterations=1000, normalise=True):
+    """Power iteration from ``v``; ``normalise=False`` is the usual mistake of never rescaling v."""
     value = None
     for _ in range(max_iterations):
         w = hvp(v)
         new = float(v @ w / (v @ v))
         if value is not None and abs(new - value) <= tol * abs(new):
             return new
-        value, v = new, w
+        value, v = new, (w / w.norm() if normalise else w)
     return value
 
 
-def twenty_iterations(hvp, dim):
+def _random_start(dim):
     v = torch.randn(dim, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    return v / v.norm()
+
+
+def right_power(hvp, dim):
+    return _power(hvp, _random_start(dim))
+
+
+def library_power(hvp, dim):
+    return curvature.top_eigenvalue(hvp, dim, tol=1e-7, max_iterations=2000, dtype=torch.float64).value
+
+
+def start_from_ones(hvp, dim):
+    return _power(hvp, torch.ones(dim, dtype=torch.float64) / dim ** 0.5)
+
+
+def never_normalised(hvp, dim):
+    return _power(hvp, _random_start(dim), normalise=False)
+
+
+def twenty_iterations(hvp, dim):
+    v = _random_start(dim)
     for _ in range(20):
         w = hvp(v)
         v = w / w.norm()
