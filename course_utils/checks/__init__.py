@@ -11,8 +11,9 @@ from ._core import REGISTRY, exercise
 from .lesson01 import gd_step, run_gd
 from .lesson02 import best_lr, max_stable_lr
 from .lesson03 import train_sgd
+from .lesson06 import smooth_losses, steepest_lr
 from .lesson07 import generalization_gap, pick_best_lr
 from .lesson08 import hessian_vector_product, largest_stable_lr, power_iteration
 
 __all__ = ["REGISTRY", "exercise", "gd_step", "run_gd", "max_stable_lr", "best_lr", "train_sgd",
-           "generalization_gap", "pick_best_lr"]
+           "smooth_losses", "steepest_lr", "generalization_gap", "pick_best_lr"]

@@ -3,6 +3,8 @@
 One module per explorer, each built on :class:`FigureWidget` (the shared plumbing):
 
 * :mod:`.lr_explorer` -- lesson 02: lr and κ on a 2D bowl (``LRExplorer``, ``plot_explorer_grid``).
+* :mod:`.finder_explorer` -- lesson 06: a range test's smoothing and stop threshold (``FinderExplorer``,
+  ``plot_finder_grid``).
 
 Example (in a notebook):
     >>> from course_utils import widgets
@@ -11,8 +13,10 @@ Example (in a notebook):
     >>> widgets.plot_explorer_grid()         # the static version   # doctest: +SKIP
 """
 from .figure_widget import FigureWidget
+from .finder_explorer import FinderExplorer, FinderState, describe_finder, explore_finder, plot_finder_grid
 from .lr_explorer import (ANGLE_DEG, LAMBDA_MAX, LEVELS, VIEW, W0, ExplorerState, LRExplorer, describe, explore,
                           explorer_bowl, plot_explorer_grid)
 
 __all__ = ["FigureWidget", "LRExplorer", "ExplorerState", "explore", "describe", "explorer_bowl",
-           "plot_explorer_grid", "LEVELS", "ANGLE_DEG", "LAMBDA_MAX", "VIEW", "W0"]
+           "plot_explorer_grid", "LEVELS", "ANGLE_DEG", "LAMBDA_MAX", "VIEW", "W0",
+           "FinderExplorer", "FinderState", "explore_finder", "describe_finder", "plot_finder_grid"]

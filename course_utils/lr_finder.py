@@ -1,0 +1,634 @@
+"""The learning-rate range test, and the rules that read a learning rate off its curve (lesson 06).
+
+The range test (Smith, "Cyclical learning rates for training neural networks", 2015/2017; made
+popular by fastai) trains for one short run while the learning rate grows step by step from tiny
+to huge, and records the minibatch loss of every step. The loss first barely moves (steps too
+small), then falls (steps useful), then turns up and blows up (steps too large). Because each
+minibatch loss is noisy, the curve is smoothed with a bias-corrected exponential moving average,
+and the run stops once the smoothed loss exceeds ``diverge_factor`` times its best value so far.
+
+:func:`range_test` runs it and returns a :class:`Sweep` (plain arrays; the caller's model,
+optimizer and global random generators are left as they were). Reading a learning rate off the
+curve is a separate step, one pure function per rule, each with its assumptions in its docstring:
+
+* :func:`suggest_steepest` -- where the smoothed loss falls fastest per unit of log lr;
+* :func:`suggest_minimum`  -- the lr of the lowest smoothed loss, divided by 10;
+* :func:`suggest_valley`   -- fastai's "valley": about half-way down the longest descent.
+
+Example:
+    >>> import torch
+    >>> torch.manual_seed(0)                                        # doctest: +ELLIPSIS
+    <...>
+    >>> model = torch.nn.Linear(10, 3)
+    >>> batches = [(torch.randn(32, 10), torch.randint(0, 3, (32,))) for _ in range(4)]
+    >>> sweep = range_test(model, torch.optim.SGD(model.parameters(), lr=0.1), batches,
+    ...                    start_lr=1e-4, end_lr=10.0, num_steps=60, progress=False)
+    >>> sweep.num_steps <= 60, float(sweep.lrs[0])
+    (True, 0.0001)
+    >>> sorted(suggest(sweep))
+    ['minimum/10', 'steepest', 'valley']
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import math
+import random
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import runtime
+from .descent import check_lr
+
+SWEEP_MODES = ("exp", "linear")
+STOP_REASONS = ("end", "diverged", "non-finite")
+
+
+# ----------------------------------------------------------------------------- the schedule and the smoothing
+
+def sweep_lrs(start_lr: float, end_lr: float, num_steps: int, mode: str = "exp") -> np.ndarray:
+    """The learning rate of each step of a range test, shape (num_steps,), from ``start_lr`` to ``end_lr`` inclusive.
+
+    ``mode="exp"`` multiplies the lr by the same factor every step (evenly spaced in log lr, the
+    usual choice: every decade gets the same number of steps); ``"linear"`` adds the same amount.
+
+    Example:
+        >>> sweep_lrs(1e-3, 1e-1, 5).round(6).tolist()
+        [0.001, 0.003162, 0.01, 0.031623, 0.1]
+    """
+    start_lr, end_lr = check_lr(start_lr), check_lr(end_lr)
+    if not end_lr > start_lr:
+        raise ValueError(f"end_lr must be larger than start_lr (the sweep goes up), got start_lr={start_lr:g}, "
+                         f"end_lr={end_lr:g}.")
+    if isinstance(num_steps, bool) or int(num_steps) != num_steps or num_steps < 2:
+        raise ValueError(f"num_steps must be an integer >= 2, got {num_steps!r}.")
+    if mode == "exp":
+        return np.geomspace(start_lr, end_lr, int(num_steps))
+    if mode == "linear":
+        return np.linspace(start_lr, end_lr, int(num_steps))
+    raise ValueError(f"mode must be one of {SWEEP_MODES}, got {mode!r}.")
+
+
+def _check_beta(beta: float) -> float:
+    beta = float(beta)
+    if not 0.0 <= beta < 1.0:
+        raise ValueError(f"beta (the smoothing factor) must be in [0, 1), got {beta}; 0 means no smoothing, "
+                         "0.98 is fastai's choice.")
+    return beta
+
+
+class MovingAverage:
+    """Exponential moving average of a stream of numbers, bias-corrected by default.
+
+    ``update(x)`` returns the smoothed value after ``x``. The running average
+    ``avg_t = beta * avg_(t-1) + (1 - beta) * x_t`` starts at 0, which pulls the early values
+    towards 0; dividing by ``1 - beta**t`` (t = 1, 2, ... values seen) removes that pull exactly, so
+    the first smoothed value is the first loss itself and a constant stream stays constant.
+    With ``debias=False`` the average instead starts at the first value (torch-lr-finder's
+    convention), which over-weights the first value for the first ~1/(1-beta) steps.
+    """
+
+    def __init__(self, beta: float, debias: bool = True):
+        self.beta, self.debias = _check_beta(beta), bool(debias)
+        self.avg, self.count = 0.0, 0
+
+    def update(self, x: float) -> float:
+        x = float(x)
+        self.count += 1
+        if self.debias:
+            self.avg = self.beta * self.avg + (1.0 - self.beta) * x
+            return self.avg / (1.0 - self.beta ** self.count)
+        self.avg = x if self.count == 1 else self.beta * self.avg + (1.0 - self.beta) * x
+        return self.avg
+
+
+def smooth_losses(losses, beta: float, *, debias: bool = True) -> np.ndarray:
+    """The losses (n,) smoothed by a bias-corrected exponential moving average (see :class:`MovingAverage`).
+
+    Example:
+        >>> smooth_losses([2.0, 2.0, 2.0], beta=0.9).tolist()   # a constant stays constant
+        [2.0, 2.0, 2.0]
+        >>> smooth_losses([1.0, 3.0], beta=0.5).round(4).tolist()   # (0.25*1 + 0.5*3) / (1 - 0.25)
+        [1.0, 2.3333]
+    """
+    losses = np.asarray(losses, dtype=float)
+    if losses.ndim != 1:
+        raise ValueError(f"losses must be a 1-D sequence, got shape {losses.shape}.")
+    average = MovingAverage(beta, debias=debias)
+    return np.array([average.update(x) for x in losses], dtype=float)
+
+
+def _check_factor(diverge_factor: float) -> float:
+    factor = float(diverge_factor)
+    if not factor > 1.0:  # also rejects NaN
+        raise ValueError(f"diverge_factor must be larger than 1 (stop once the smoothed loss exceeds that many times "
+                         f"its best), got {diverge_factor!r}; fastai uses 4, torch-lr-finder 5, math.inf never stops.")
+    return factor
+
+
+def stop_index(smoothed, diverge_factor: float, losses=None) -> int | None:
+    """Index of the step at which a range test stops, or ``None`` if it runs to the end.
+
+    It stops at the first step whose smoothed loss exceeds ``diverge_factor`` times the lowest
+    smoothed loss so far, or (if the raw ``losses`` are given) whose raw loss is not finite. That
+    step is kept in the sweep: it is the evidence of the blow-up. Assumes positive losses (such as
+    cross-entropy or a squared error), so that "4 times the best" means "much worse".
+
+    Example:
+        >>> stop_index([3.0, 2.0, 1.0, 2.5, 5.0], diverge_factor=4)
+        4
+    """
+    factor = _check_factor(diverge_factor)
+    smoothed = np.asarray(smoothed, dtype=float)
+    raw = np.asarray(losses, dtype=float) if losses is not None else smoothed
+    best = math.inf
+    for i, (s, x) in enumerate(zip(smoothed, raw)):
+        if not (math.isfinite(x) and math.isfinite(s)):
+            return i
+        best = min(best, s)
+        if s > factor * best:
+            return i
+    return None
+
+
+# ----------------------------------------------------------------------------- the sweep as data
+
+@dataclass(frozen=True, eq=False)
+class Sweep:
+    """What a range test recorded, as plain arrays.
+
+    ``lrs`` (n,): the learning rate of each step. ``losses`` (n,): the minibatch loss of each step,
+    computed before that step's update (so it shows the effect of the steps before it).
+    ``smoothed`` (n,): ``losses`` smoothed with ``beta`` (bias-corrected unless ``debias`` is False).
+    ``stop_reason``: ``"end"`` (reached ``end_lr``), ``"diverged"`` (the smoothed loss passed
+    ``diverge_factor`` times its best; the last entry is that step) or ``"non-finite"`` (a loss
+    was NaN or infinite; the last entry is that loss). ``start_lr``, ``end_lr``, ``num_steps``
+    and ``mode`` are the settings the sweep was asked for (``num_steps`` requested, not run).
+    """
+
+    lrs: np.ndarray
+    losses: np.ndarray
+    smoothed: np.ndarray
+    beta: float
+    diverge_factor: float
+    stop_reason: str
+    start_lr: float
+    end_lr: float
+    num_steps_requested: int
+    mode: str = "exp"
+    debias: bool = True
+
+    @property
+    def num_steps(self) -> int:
+        """Steps the sweep ran (fewer than requested when it stopped early)."""
+        return len(self.lrs)
+
+    @property
+    def stopped_early(self) -> bool:
+        return self.stop_reason != "end"
+
+    @property
+    def best_index(self) -> int:
+        """Index of the lowest smoothed loss."""
+        return int(np.nanargmin(np.where(np.isfinite(self.smoothed), self.smoothed, np.nan)))
+
+    @property
+    def stop_lr(self) -> float:
+        """The learning rate of the last step (where it blew up, if it stopped early)."""
+        return float(self.lrs[-1])
+
+    def resmooth(self, beta: float | None = None, diverge_factor: float | None = None,
+                 debias: bool | None = None) -> "Sweep":
+        """The sweep as :func:`range_test` would have returned it with other smoothing or stopping settings.
+
+        The raw losses do not depend on either setting, so smoothing them again and cutting at the
+        new stop is exactly the shorter run (a larger ``diverge_factor`` cannot see past where this
+        sweep already stopped). This is what the lesson's sliders do, without training again.
+        """
+        beta = self.beta if beta is None else _check_beta(beta)
+        factor = self.diverge_factor if diverge_factor is None else _check_factor(diverge_factor)
+        debias = self.debias if debias is None else bool(debias)
+        smoothed = smooth_losses(self.losses, beta, debias=debias)
+        stop = stop_index(smoothed, factor, self.losses)
+        if stop is None:
+            n, reason = len(self.losses), self.stop_reason
+        else:
+            n = stop + 1
+            reason = "diverged" if np.isfinite(self.losses[stop]) and np.isfinite(smoothed[stop]) else "non-finite"
+        return replace(self, lrs=self.lrs[:n].copy(), losses=self.losses[:n].copy(), smoothed=smoothed[:n],
+                       beta=beta, diverge_factor=factor, stop_reason=reason, debias=debias)
+
+
+# ----------------------------------------------------------------------------- leaving the caller's state alone
+
+class _SavedState:
+    """A copy of everything a range test changes: parameters, gradients, buffers, train/eval flags,
+    the optimizer's state and hyperparameters, and the global random generators."""
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device):
+        self.model, self.optimizer = model, optimizer
+        with torch.no_grad():
+            self.params = {name: p.detach().clone() for name, p in model.named_parameters()}
+            self.grads = {name: (None if p.grad is None else p.grad.detach().clone())
+                          for name, p in model.named_parameters()}
+            # named_buffers also lists non-persistent buffers, which state_dict() leaves out
+            self.buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
+        self.training = {name: m.training for name, m in model.named_modules()}
+        # The optimizer's per-parameter state and its hyperparameters (lr, momentum, ...), copied;
+        # restored in place, so tensors the caller holds (e.g. Adam's moments) get their values back.
+        self.optimizer_state = {p: {k: (v.detach().clone() if torch.is_tensor(v) else copy.deepcopy(v))
+                                    for k, v in state.items()} for p, state in optimizer.state.items()}
+        self.param_groups = [{k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
+                             for group in optimizer.param_groups]
+        self.python_rng = random.getstate()
+        self.numpy_rng = np.random.get_state()
+        self.torch_rng = torch.get_rng_state()
+        self.cuda_rng = (device, torch.cuda.get_rng_state(device)) if device.type == "cuda" else None
+
+    def restore(self) -> None:
+        model = self.model
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                p.copy_(self.params[name])
+                saved = self.grads[name]
+                p.grad = None if saved is None else saved.clone()
+            for name, b in model.named_buffers():
+                b.copy_(self.buffers[name])
+        for name, m in model.named_modules():
+            m.training = self.training[name]
+        state = self.optimizer.state
+        for p in list(state):
+            if p not in self.optimizer_state:   # state the sweep created (a fresh optimizer stays fresh)
+                del state[p]
+        for p, saved in self.optimizer_state.items():
+            current = state[p]
+            for key in list(current):
+                if key not in saved:
+                    del current[key]
+            for key, value in saved.items():
+                old = current.get(key)
+                if torch.is_tensor(value) and torch.is_tensor(old) and old.shape == value.shape and old.dtype == value.dtype:
+                    with torch.no_grad():
+                        old.copy_(value)
+                else:
+                    current[key] = value
+        for group, saved in zip(self.optimizer.param_groups, self.param_groups):
+            for key in [k for k in group if k != "params" and k not in saved]:
+                del group[key]
+            group.update(copy.deepcopy(saved))
+        random.setstate(self.python_rng)
+        np.random.set_state(self.numpy_rng)
+        torch.set_rng_state(self.torch_rng)
+        if self.cuda_rng is not None:
+            torch.cuda.set_rng_state(self.cuda_rng[1], self.cuda_rng[0])
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    for p in model.parameters():
+        return p.device
+    raise ValueError("the model has no parameters, so there is nothing for a range test to train.")
+
+
+def _cycle(loader):
+    """The batches of ``loader``, epoch after epoch (a fresh ``iter`` each time, as a training loop would)."""
+    while True:
+        empty = True
+        for batch in loader:
+            empty = False
+            yield batch
+        if empty:
+            raise ValueError("train_loader gave no batches. Pass a loader that can be iterated again and again "
+                             "(a DataLoader, a DeviceLoader or a list of (x, y) batches), not a one-shot iterator.")
+
+
+def _to(value, device):
+    return value.to(device, non_blocking=True) if hasattr(value, "to") else value
+
+
+# ----------------------------------------------------------------------------- the range test
+
+def range_test(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, *, loss_fn=None,
+               start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: int = 100, mode: str = "exp",
+               beta: float = 0.98, diverge_factor: float = 4.0, progress: bool = True,
+               desc: str = "range test") -> Sweep:
+    """Train ``model`` for up to ``num_steps`` steps with the lr growing from ``start_lr`` to ``end_lr``; return the :class:`Sweep`.
+
+    Args:
+        model: the network, on the device it should train on (batches are moved there).
+        optimizer: any ``torch.optim.Optimizer`` over ``model``'s parameters, torch's or the
+            course's own: the test only sets ``lr`` in every parameter group and calls
+            ``zero_grad``/``step``. Its other settings (momentum, betas, weight decay) are used as they are.
+        train_loader: re-iterable ``(x, y, ...)`` batches (``DataLoader``, ``DeviceLoader``, a
+            list); started again from the top when it runs out before ``num_steps``.
+        loss_fn: ``loss_fn(model(x), y)`` -> scalar tensor; default cross-entropy.
+        start_lr, end_lr, num_steps, mode: the schedule, see :func:`sweep_lrs`.
+        beta: smoothing factor of the bias-corrected moving average (0 = none; fastai's 0.98
+            averages over about the last 50 steps).
+        diverge_factor: stop once the smoothed loss exceeds this many times its best so far
+            (fastai 4, torch-lr-finder 5; ``math.inf`` runs to ``end_lr`` unless a loss turns
+            NaN or infinite, which always stops the test).
+        progress: a progress bar (also off when ``COURSE_PROGRESS=0``).
+
+    Each step: forward on the next batch, record the loss, ``zero_grad``, ``backward``, ``step``
+    with this step's lr (the model is in training mode throughout).
+
+    Afterwards the caller finds everything as it was: parameter values, their ``.grad``, buffers
+    (BatchNorm statistics, non-persistent ones too), every module's train/eval flag, the optimizer's
+    per-parameter state (``optimizer.state``, values restored in place) and its hyperparameters
+    (``param_groups``: lr, momentum, ...), and the global random generators of
+    Python, NumPy and torch (the CPU's and the model's CUDA device's), so code after a range test
+    draws the same numbers as without it. What does move on is the loader's own state: a
+    ``DeviceLoader`` (or a ``DataLoader`` with its own ``generator=``) continues its sequence, so
+    pass a freshly made loader for a repeatable sweep. A ``DataLoader`` that shuffles from the
+    global generator gives the same order in every range test, since that generator is restored.
+    """
+    lrs = sweep_lrs(start_lr, end_lr, num_steps, mode)
+    beta, factor = _check_beta(beta), _check_factor(diverge_factor)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer (torch's or a subclass), got {type(optimizer).__name__}.")
+    loss_fn = loss_fn or nn.functional.cross_entropy
+    device = _model_device(model)
+    saved = _SavedState(model, optimizer, device)
+    losses, smoothed = [], []
+    average, best, reason = MovingAverage(beta), math.inf, "end"
+    bar = runtime.progress(total=len(lrs), desc=desc, unit="step", disable=not (progress and runtime.progress_enabled()))
+    try:
+        model.train()
+        batches = _cycle(train_loader)
+        for lr in lrs:
+            for group in optimizer.param_groups:
+                group["lr"] = float(lr)
+            x, y = next(batches)[:2]
+            loss = loss_fn(model(_to(x, device)), _to(y, device))
+            value = float(loss.item())
+            losses.append(value)
+            smoothed.append(average.update(value))
+            bar.update(1)
+            if not (math.isfinite(value) and math.isfinite(smoothed[-1])):
+                reason = "non-finite"
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            best = min(best, smoothed[-1])
+            if smoothed[-1] > factor * best:
+                reason = "diverged"
+                break
+    finally:
+        bar.close()
+        saved.restore()
+    n = len(losses)
+    return Sweep(lrs=lrs[:n].copy(), losses=np.array(losses, dtype=float), smoothed=np.array(smoothed, dtype=float),
+                 beta=beta, diverge_factor=factor, stop_reason=reason, start_lr=float(lrs[0]),
+                 end_lr=float(lrs[-1]), num_steps_requested=len(lrs), mode=mode, debias=True)
+
+
+# ----------------------------------------------------------------------------- suggestion rules
+
+SKIP_START = 10  # points dropped at the start (the smoothed loss is still settling), as fastai and torch-lr-finder
+SKIP_END = 5     # points dropped at the end (the blow-up itself), as fastai and torch-lr-finder
+
+
+def trimmed(sweep: Sweep, skip_start: int = SKIP_START, skip_end: int = SKIP_END) -> tuple[np.ndarray, np.ndarray]:
+    """The part of the sweep the rules read: ``(lrs, smoothed)`` without the first ``skip_start``
+    and the last ``skip_end`` points, and cut before any non-finite smoothed loss."""
+    for name, value in (("skip_start", skip_start), ("skip_end", skip_end)):
+        if isinstance(value, bool) or int(value) != value or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}.")
+    lrs, smoothed = np.asarray(sweep.lrs, dtype=float), np.asarray(sweep.smoothed, dtype=float)
+    bad = np.flatnonzero(~np.isfinite(smoothed))
+    if bad.size:
+        lrs, smoothed = lrs[:bad[0]], smoothed[:bad[0]]
+    lrs, smoothed = lrs[skip_start:len(lrs) - skip_end], smoothed[skip_start:len(smoothed) - skip_end]
+    if len(lrs) < 3:
+        raise ValueError(f"the sweep has {sweep.num_steps} steps; after dropping {skip_start} at the start and {skip_end} "
+                         f"at the end only {len(lrs)} are left, and a rule needs at least 3. Run more steps, start "
+                         "lower, or use a larger diverge_factor.")
+    return lrs, smoothed
+
+
+def suggest_steepest(sweep: Sweep, *, skip_start: int = SKIP_START, skip_end: int = SKIP_END) -> float:
+    """The lr at which the smoothed loss falls fastest per unit of log lr (Smith's "steepest descent" reading).
+
+    The slope is ``np.gradient(smoothed, log(lrs))`` (central differences, one-sided at the ends);
+    the rule returns the lr of its most negative value. On an exponential sweep log lr is evenly
+    spaced, so this is the same point as torch-lr-finder's ``np.gradient(losses).argmin()``.
+
+    Assumes: the loss falls fastest where the lr is large enough to make real progress but not yet
+    unstable, so training at that lr makes fast progress. It reads the *noisiest* feature of the
+    curve (a derivative of a noisy signal), so it moves with the smoothing and the run; and the
+    smoothing's lag (about ``beta/(1-beta)`` steps) moves it to larger lrs.
+    """
+    lrs, smoothed = trimmed(sweep, skip_start, skip_end)
+    slope = np.gradient(smoothed, np.log(lrs))
+    return float(lrs[int(np.argmin(slope))])
+
+
+def suggest_minimum(sweep: Sweep, *, skip_start: int = SKIP_START, skip_end: int = SKIP_END,
+                    divide_by: float = 10.0) -> float:
+    """The lr of the lowest smoothed loss, divided by ``divide_by`` (fastai's "minimum": one tenth of it).
+
+    Assumes: the loss stops falling where the lr has become too large for this network (near the
+    edge of stability), so a lr a factor 10 below is safely stable and still within a decade of
+    the fastest one. The minimum of a smoothed curve is a robust feature (it needs no derivative),
+    but the smoothing's lag moves it to larger lrs, and the factor 10 is a convention, not a result.
+    """
+    if not divide_by >= 1:
+        raise ValueError(f"divide_by must be at least 1, got {divide_by!r}.")
+    lrs, smoothed = trimmed(sweep, skip_start, skip_end)
+    return float(lrs[int(np.argmin(smoothed))] / divide_by)
+
+
+def longest_descent(values) -> tuple[int, int]:
+    """``(end, length)`` of the longest strictly decreasing subsequence of ``values`` (n,).
+
+    The subsequence need not be contiguous: a descent interrupted by upward bumps (noise) still
+    counts. ``end`` is its last index (the first such index if several descents are as long).
+
+    Example:
+        >>> longest_descent([5.0, 4.0, 4.5, 3.0, 3.5, 2.0, 6.0])    # 5, 4, 3, 2
+        (5, 4)
+    """
+    values = np.asarray(values, dtype=float)
+    lengths = np.ones(len(values), dtype=int)
+    for i in range(1, len(values)):
+        higher = values[:i] > values[i]
+        if higher.any():
+            lengths[i] = lengths[:i][higher].max() + 1
+    end = int(np.argmax(lengths))
+    return end, int(lengths[end])
+
+
+def suggest_valley(sweep: Sweep, *, skip_start: int = SKIP_START, skip_end: int = SKIP_END) -> float:
+    """fastai's "valley" (its default since fastai 2.4): about half-way down the longest descent of the smoothed loss.
+
+    Finds the longest strictly decreasing subsequence of the smoothed loss (:func:`longest_descent`),
+    of length L ending at index e, takes fastai's start estimate s = e - L and returns the lr at
+    index s + floor(L/3) + floor(L/6), i.e. about half-way along it.
+
+    Assumes: the useful range of lrs is one long valley that the loss descends (with bumps) before
+    it turns up, and its middle is a safe, fast choice: past the early flat part, well before the
+    bottom where the lr becomes too large. A curve with two descents separated by a plateau
+    confuses it.
+    """
+    lrs, smoothed = trimmed(sweep, skip_start, skip_end)
+    end, length = longest_descent(smoothed)
+    start = end - length
+    index = min(max(start + int(length / 3) + int(length / 6), 0), len(lrs) - 1)
+    return float(lrs[index])
+
+
+RULES = {"steepest": suggest_steepest, "minimum/10": suggest_minimum, "valley": suggest_valley}
+
+
+def suggest(sweep: Sweep, rules=None, **kwargs) -> dict[str, float]:
+    """Every rule's suggestion for ``sweep``: ``{rule name: lr}`` (``kwargs`` go to each rule, e.g. ``skip_start``)."""
+    rules = RULES if rules is None else rules
+    return {name: rule(sweep, **kwargs) for name, rule in rules.items()}
+
+
+# ----------------------------------------------------------------------------- grid search
+
+def good_region(lrs, values, margin: float = 0.05) -> tuple[float, float]:
+    """The span of learning rates where a grid search's final loss is within ``margin`` of its best.
+
+    ``lrs`` (k,) ascending grid, ``values`` (k,) the final (validation) loss of each, lower is
+    better and positive. The region is the connected span around the best grid point where the
+    curve through the grid points, drawn straight in log lr, stays at or below
+    ``(1 + margin) * best``: its ends are where that curve crosses the threshold, or the grid's
+    ends. Assumes the loss changes smoothly between neighbouring grid points (the grid cannot see
+    anything narrower than its step).
+
+    Example:
+        >>> low, high = good_region([1e-4, 1e-3, 1e-2], [2.2, 2.0, 2.3], margin=0.05)  # threshold 2.1
+        >>> f"{low:.3g} {high:.3g}"     # half-way (in log lr) to 1e-4, a third of the way to 1e-2
+        '0.000316 0.00215'
+    """
+    lrs, values = np.asarray(lrs, dtype=float), np.asarray(values, dtype=float)
+    if lrs.ndim != 1 or lrs.shape != values.shape or len(lrs) < 2:
+        raise ValueError(f"lrs and values must be 1-D of the same length (at least 2), got {lrs.shape} and {values.shape}.")
+    if np.any(np.diff(lrs) <= 0) or np.any(lrs <= 0):
+        raise ValueError("lrs must be positive and increasing (a grid from small to large).")
+    if not margin >= 0:
+        raise ValueError(f"margin must be a non-negative fraction (0.05 = within 5 %), got {margin!r}.")
+    values = np.where(np.isfinite(values), values, np.inf)  # a diverged run is as bad as it gets
+    best = int(np.argmin(values))
+    threshold = (1.0 + margin) * values[best]
+    log = np.log(lrs)
+
+    def edge(step: int) -> float:
+        i = best
+        while 0 <= i + step < len(lrs) and values[i + step] <= threshold:
+            i += step
+        j = i + step
+        if not 0 <= j < len(lrs):
+            return float(lrs[i])
+        if not np.isfinite(values[j]):
+            return float(lrs[i])
+        fraction = (threshold - values[i]) / (values[j] - values[i])
+        return float(np.exp(log[i] + fraction * (log[j] - log[i])))
+
+    return edge(-1), edge(+1)
+
+
+# ----------------------------------------------------------------------------- lesson 02's bowl, as a model
+
+class BowlModel(nn.Module):
+    """The bowl f(w) = ½ wᵀAw as a torch module: ``forward`` ignores its input and returns f(w).
+
+    Lets the range test run full-batch gradient descent on a quadratic, where the answer is known:
+    plain GD blows up once lr > 2/λ_max (lesson 02). Use it with ``loss_fn=bowl_loss`` and a loader
+    of one dummy batch (:meth:`loader`).
+
+    Example:
+        >>> from course_utils.surfaces import make_bowl
+        >>> bowl = make_bowl((1.0, 10.0))
+        >>> model = BowlModel(bowl.A, w0=[1.0, 1.0])
+        >>> float(model(None)), float(bowl.value([1.0, 1.0]))
+        (5.5, 5.5)
+    """
+
+    def __init__(self, A, w0):
+        super().__init__()
+        A = torch.as_tensor(np.asarray(A, dtype=float))
+        w0 = torch.as_tensor(np.asarray(w0, dtype=float))
+        if A.ndim != 2 or A.shape[0] != A.shape[1] or w0.shape != (A.shape[0],):
+            raise ValueError(f"A must be (n, n) and w0 (n,), got {tuple(A.shape)} and {tuple(w0.shape)}.")
+        self.register_buffer("A", A)
+        self.w = nn.Parameter(w0.clone())
+
+    def forward(self, x=None):
+        return 0.5 * self.w @ self.A @ self.w
+
+    @staticmethod
+    def loader():
+        """One dummy full batch: every step of the range test then sees the exact loss and gradient."""
+        return [(torch.zeros(1), torch.zeros(1))]
+
+
+def bowl_loss(output, target):
+    """The loss of a :class:`BowlModel`: its output already is f(w), so the target is ignored."""
+    return output
+
+
+# ----------------------------------------------------------------------------- the independent implementation
+
+def torch_lr_finder_sweep(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, *, loss_fn=None,
+                          start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: int = 100, mode: str = "exp",
+                          beta: float = 0.98, diverge_factor: float = 5.0, skip_start: int = SKIP_START,
+                          skip_end: int = SKIP_END) -> tuple[Sweep, float]:
+    """Run torch-lr-finder's ``LRFinder.range_test`` with the same settings; return its sweep and its suggestion.
+
+    The course's range test is checked against this independent implementation (a test-only
+    dependency: ``pip install torch-lr-finder``). torch-lr-finder's ``smooth_f`` is ``1 - beta``
+    (the weight of the newest loss) and its average starts at the first loss instead of being
+    bias-corrected, so the returned :class:`Sweep` has ``debias=False``; its raw ``losses`` are
+    recovered exactly from the smoothed ones (the average can be run backwards). The suggestion is
+    what its ``plot(skip_start, skip_end)`` reports: the steepest slope. Its progress bar and
+    messages are silenced, and the model and optimizer are reset afterwards (``LRFinder.reset``).
+    """
+    try:
+        from torch_lr_finder import LRFinder, TrainDataLoaderIter
+        from torch_lr_finder import lr_finder as tlf_module
+    except ImportError:
+        raise ImportError("torch-lr-finder is not installed: `pip install torch-lr-finder` (it is in the course's "
+                          "test extra) to compare the range test with it.") from None
+    from unittest import mock
+
+    import matplotlib.figure
+
+    beta = _check_beta(beta)
+    lrs = sweep_lrs(start_lr, end_lr, num_steps, mode)
+
+    class Batches(TrainDataLoaderIter):  # any (x, y) loader, restarted when it runs out
+        def inputs_labels_from_batch(self, batch):
+            return batch[0], batch[1]
+
+    finder = LRFinder(model, optimizer, loss_fn or nn.CrossEntropyLoss())
+    ax = matplotlib.figure.Figure().subplots()
+    with mock.patch.object(tlf_module, "tqdm", lambda iterable, **kwargs: iterable), \
+            contextlib.redirect_stdout(io.StringIO()):
+        finder.range_test(Batches(train_loader), start_lr=float(lrs[0]), end_lr=float(lrs[-1]), num_iter=len(lrs),
+                          step_mode=mode, smooth_f=1.0 - beta, diverge_th=diverge_factor)
+        _, suggestion = finder.plot(skip_start=skip_start, skip_end=skip_end, ax=ax, suggest_lr=True)
+    finder.reset()
+    their_lrs = np.array(finder.history["lr"], dtype=float)
+    smoothed = np.array(finder.history["loss"], dtype=float)
+    raw = smoothed.copy()
+    if beta > 0:  # s_i = (1 - beta) x_i + beta s_(i-1), run backwards
+        raw[1:] = (smoothed[1:] - beta * smoothed[:-1]) / (1.0 - beta)
+    n = len(their_lrs)
+    reason = "end" if n == len(lrs) and smoothed[-1] <= diverge_factor * smoothed.min() else "diverged"
+    sweep = Sweep(lrs=their_lrs, losses=raw, smoothed=smoothed, beta=beta, diverge_factor=float(diverge_factor),
+                  stop_reason=reason, start_lr=float(lrs[0]), end_lr=float(lrs[-1]), num_steps_requested=len(lrs),
+                  mode=mode, debias=False)
+    return sweep, float(suggestion)
+
+
+__all__ = ["range_test", "Sweep", "sweep_lrs", "smooth_losses", "MovingAverage", "stop_index", "trimmed",
+           "suggest_steepest", "suggest_minimum", "suggest_valley", "longest_descent", "suggest", "RULES",
+           "good_region", "BowlModel", "bowl_loss", "torch_lr_finder_sweep", "SWEEP_MODES", "SKIP_START", "SKIP_END"]
