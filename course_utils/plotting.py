@@ -124,6 +124,89 @@ def plot_step_losses(histories: Mapping, *, window: int = 20, ax=None, title: st
     return ax
 
 
+# ----------------------------------------------------------------------------- learning-rate schedules (lesson 05)
+
+def plot_lr_trace(trace: Sequence[float], *, ax=None, label: str | None = None, logy: bool = False,
+                  steps_per_epoch: int | None = None, **line_kwargs):
+    """One learning-rate schedule: ``trace`` (T,) the lr of steps 0..T-1 (e.g. ``schedules.lr_trace``).
+
+    ``steps_per_epoch`` adds faint vertical lines at epoch boundaries. Returns the axes.
+    """
+    ax = _axes(ax, figsize=(5.5, 3.2))
+    trace = np.asarray(trace, dtype=float)
+    if trace.ndim != 1:
+        raise ValueError(f"trace must be one lr per step, shape (T,), got {trace.shape}.")
+    ax.plot(np.arange(len(trace)), trace, label=label, **line_kwargs)
+    if steps_per_epoch:
+        for boundary in range(steps_per_epoch, len(trace), steps_per_epoch):
+            ax.axvline(boundary, color="0.85", lw=0.6, zorder=0)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("learning rate")
+    ax.grid(True, alpha=0.3)
+    return ax
+
+
+def plot_schedules(traces: Mapping[str, Sequence[float]], *, axes=None, ncols: int = 4, logy: bool = False,
+                   steps_per_epoch: int | None = None, sharey: bool = True):
+    """Every schedule of ``traces`` (name -> (T,) lr per step) on its own small panel of one figure.
+
+    Returns the axes as a 2D array (unused panels are hidden).
+    """
+    names = list(traces)
+    if not names:
+        raise ValueError("traces is empty: pass {name: lr per step}.")
+    nrows = -(-len(names) // ncols)
+    if axes is None:
+        fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.5 * nrows), sharex=True, sharey=sharey,
+                                 squeeze=False)
+        # fixed margins: a layout engine redraws log axes several times (seconds on a laptop)
+        fig.subplots_adjust(left=0.07, right=0.98, bottom=0.1, top=0.86, wspace=0.12 if sharey else 0.3, hspace=0.35)
+    axes = np.asarray(axes).reshape(-1, ncols) if np.ndim(axes) else np.array([[axes]])
+    flat = axes.ravel()
+    if len(flat) < len(names):
+        raise ValueError(f"{len(names)} schedules need {len(names)} axes, got {len(flat)}.")
+    for ax, name in zip(flat, names):
+        plot_lr_trace(traces[name], ax=ax, logy=logy, steps_per_epoch=steps_per_epoch, color="C0")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+    for ax in flat[len(names):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("step")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("learning rate")
+    return axes
+
+
+def plot_schedule_comparison(rows: Sequence[Mapping], *, value: str = "mean", spread: str = "spread",
+                             baseline: float | None = None, xlabel: str = "final loss", logx: bool = False,
+                             ax=None, title: str | None = None):
+    """Horizontal bars of ``row[value]`` with error bars ``row[spread]``, one per ``row["label"]``.
+
+    ``baseline`` draws a dashed vertical line (e.g. the best constant lr's value). Returns the axes.
+    """
+    ax = _axes(ax, figsize=(6, 0.4 * len(rows) + 1.2))
+    labels = [str(r["label"]) for r in rows]
+    values = np.array([r[value] for r in rows], dtype=float)
+    errors = np.array([r.get(spread, 0.0) for r in rows], dtype=float)
+    positions = np.arange(len(rows))[::-1]
+    ax.barh(positions, values, xerr=errors, color="C0", alpha=0.7, capsize=3)
+    ax.set_yticks(positions)
+    ax.set_yticklabels(labels)
+    if baseline is not None:
+        ax.axvline(baseline, color="C3", ls="--", lw=1)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(True, axis="x", alpha=0.3)
+    return ax
+
+
 # ----------------------------------------------------------------------------- lesson 06: finding a good lr
 
 RULE_COLORS = {"steepest": "C3", "minimum/10": "C2", "valley": "C4"}  # one colour per suggestion rule
@@ -274,4 +357,59 @@ def plot_seed_spread(results: Mapping[str, Sequence[float]], *, ylabel: str = "v
     if title:
         ax.set_title(title)
     ax.grid(True, axis="y", alpha=0.3)
+    return ax
+
+
+def plot_stability_region(lrs, betas, stable, *, boundary=None, ax=None, title: str | None = None):
+    """Which cells of a (learning rate, momentum) grid converged: ``stable`` (len(lrs), len(betas)) booleans.
+
+    ``boundary`` is an optional theory curve ``(lr_values, beta_values)`` drawn over the cells
+    (e.g. lr·λ_max = 2 + 2β, computed from the same bowl the runs used).
+    """
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    ax = _axes(ax, figsize=(6, 4.5))
+    stable = np.asarray(stable, dtype=bool)
+    colors = ["#f2b8b5", "#b9e0b9"]   # diverged, converged
+    ax.pcolormesh(np.asarray(lrs, dtype=float), np.asarray(betas, dtype=float), stable.T.astype(float),
+                  shading="nearest", cmap=ListedColormap(colors), vmin=0, vmax=1)
+    handles = [Patch(color=colors[1], label="measured: converged"), Patch(color=colors[0], label="measured: diverged")]
+    if boundary is not None:
+        (line,) = ax.plot(*boundary, color="k", lw=2, label="theory boundary")
+        handles.append(line)
+    ax.set_xlabel("learning rate η")
+    ax.set_ylabel("momentum β")
+    ax.legend(handles=handles, fontsize="small", loc="upper left")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_lr_sweeps(ranges: Mapping, *, ax=None, title: str | None = None, ylabel: str = "final loss",
+                   logy: bool = True):
+    """Final loss against learning rate for each entry of ``ranges`` (label -> a ``sweeps.GoodRange``).
+
+    Each curve's good range is drawn as a thick segment under it and its best learning rate as a
+    star; runs that diverged (infinite final loss) are marked with an x at the top of the axes.
+    """
+    ax = _axes(ax, figsize=(6, 4.2))
+    finite = np.concatenate([r.final_losses[np.isfinite(r.final_losses)] for r in ranges.values()])
+    top = finite.max() * (3 if logy else 1.1)
+    for label, r in ranges.items():
+        ok = np.isfinite(r.final_losses)
+        (line,) = ax.plot(r.lrs[ok], r.final_losses[ok], "o-", ms=3, lw=1.2, label=label)
+        color = line.get_color()
+        ax.plot(r.lrs[~ok], np.full((~ok).sum(), top), "x", color=color)
+        ax.plot(r.lrs[r.good], r.final_losses[r.good], "-", color=color, lw=5, alpha=0.35, solid_capstyle="round")
+        ax.plot([r.best_lr], [r.best_loss], "*", color=color, ms=12, mec="k", mew=0.5)
+    ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize="small")
     return ax

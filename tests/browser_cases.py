@@ -46,6 +46,31 @@ def _lr_explorer_png(values: dict) -> bytes:
     return explorer.png()
 
 
+SCHEDULE_EXPLORER = dict(name="warmup_cosine", peak_lr=0.01, warmup_steps=50, final_factor=0.01)  # as lesson 05 builds it
+
+
+def _schedule_explorer_panel(values: dict) -> str:
+    settings = {**SCHEDULE_EXPLORER, **values}
+    return widgets.describe_schedule(widgets.explore_schedule(settings.pop("name"), **settings))
+
+
+def _schedule_explorer_png(values: dict) -> bytes:
+    explorer = widgets.ScheduleExplorer(**SCHEDULE_EXPLORER)
+    explorer.update(**{**SCHEDULE_EXPLORER, **values})
+    return explorer.png()
+
+
+def _optimizer_explorer_png(values: dict) -> bytes:
+    explorer = widgets.OptimizerExplorer(optimizer="Adam", lr=0.1, beta=0.9, beta2=0.999)   # as lesson 04 builds it
+    explorer.update(optimizer="Adam", **values)
+    return explorer.png()
+
+
+def BETA2_STOP(position: float) -> float:
+    """The β2 ``SelectionSlider`` of lesson 04 at position ``position`` (an index) holds that stop."""
+    return widgets.BETA2_CHOICES[int(position)]
+
+
 CASES = [
     WidgetCase(
         name="02_lr_explorer",
@@ -54,5 +79,22 @@ CASES = [
         sliders={"lr": ("lr", LOG10), "κ": ("kappa", LOG10)},
         panel=lambda values: widgets.describe(widgets.explore(**values)),
         picture=_lr_explorer_png,
+    ),
+    WidgetCase(
+        name="05_schedule_explorer",
+        notebook="05_learning_rate_schedules.ipynb",
+        widget="ScheduleExplorer",
+        sliders={"peak lr": ("peak_lr", LOG10), "warmup steps": ("warmup_steps", LINEAR),
+                 "final/peak": ("final_factor", LOG10)},
+        panel=_schedule_explorer_panel,
+        picture=_schedule_explorer_png,
+    ),
+    WidgetCase(
+        name="04_optimizer_explorer",
+        notebook="04_momentum_and_adaptive_methods.ipynb",
+        widget="OptimizerExplorer",
+        sliders={"lr": ("lr", LOG10), "β (momentum, β1)": ("beta", LINEAR), "β2 (Adam), α": ("beta2", BETA2_STOP)},
+        panel=lambda values: widgets.describe_optimizer(widgets.explore_optimizer("Adam", **values)),
+        picture=_optimizer_explorer_png,
     ),
 ]

@@ -11,9 +11,12 @@ from ._core import REGISTRY, exercise
 from .lesson01 import gd_step, run_gd
 from .lesson02 import best_lr, max_stable_lr
 from .lesson03 import train_sgd
+from .lesson04 import adam, momentum_sgd
+from .lesson05 import plateau_reductions, warmup_cosine_lr
 from .lesson06 import smooth_losses, steepest_lr
 from .lesson07 import generalization_gap, pick_best_lr
 from .lesson08 import hessian_vector_product, largest_stable_lr, power_iteration
 
 __all__ = ["REGISTRY", "exercise", "gd_step", "run_gd", "max_stable_lr", "best_lr", "train_sgd",
-           "smooth_losses", "steepest_lr", "generalization_gap", "pick_best_lr"]
+           "momentum_sgd", "adam", "warmup_cosine_lr", "plateau_reductions", "smooth_losses", "steepest_lr",
+           "generalization_gap", "pick_best_lr"]

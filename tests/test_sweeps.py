@@ -1,0 +1,182 @@
+"""Many runs at once (course_utils.sweeps): each row is the run it stands for, and the figures drawn from them."""
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from course_utils import descent, optimizers, plotting, surfaces, sweeps, synthetic  # noqa: E402
+
+BOWL = surfaces.make_bowl((1.0, 10.0), angle_deg=30.0)
+W0 = [-1.8, 1.2]
+
+
+def test_each_row_is_the_run_it_stands_for():
+    lrs, betas = [0.05, 0.1, 0.2], [0.0, 0.5, 0.9]
+    batched = sweeps.run_on_surface(BOWL, W0, "SGD", 40, lr=lrs, momentum=betas)
+    for i, (lr, beta) in enumerate(zip(lrs, betas)):
+        alone = sweeps.run_on_surface(BOWL, W0, optimizers.SGD, 40, lr=lr, momentum=beta)
+        assert np.allclose(batched.points[i], alone.points[0], rtol=1e-13, atol=1e-15)
+    assert batched.settings["momentum"].tolist() == betas and batched.settings["lr"].tolist() == lrs
+
+
+def test_plain_sgd_on_a_surface_is_lesson_01s_gradient_descent():
+    for lr in (0.05, 0.19, 0.25):
+        ours = sweeps.run_on_surface(BOWL, W0, "SGD", 30, lr=lr)
+        gd = descent.run_gd(BOWL.grad, W0, lr, 30)
+        assert ours.diverged[0] == gd.diverged
+        k = len(gd.points)
+        assert np.allclose(ours.points[0, :k], gd.points, rtol=1e-12, atol=1e-14)
+
+
+def test_rows_match_torch_adam_on_a_surface():
+    """The rows of a batched Adam run equal separate torch.optim.Adam runs on the same bowl."""
+    lrs = [0.01, 0.1]
+    batched = sweeps.run_on_surface(BOWL, W0, "Adam", 50, lr=lrs, betas=(0.9, [0.99, 0.999]))
+    for i, (lr, beta2) in enumerate(zip(lrs, [0.99, 0.999])):
+        w = torch.tensor(W0, dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.Adam([w], lr=lr, betas=(0.9, beta2))
+        for step in range(50):
+            w.grad = torch.from_numpy(BOWL.grad(w.detach().numpy()))
+            opt.step()
+        assert np.allclose(batched.points[i, -1], w.detach().numpy(), rtol=1e-12)
+
+
+def test_steps_to_tolerance_agrees_with_lesson_02s_sweep():
+    lrs = np.geomspace(0.01, 0.25, 15)
+    ours = sweeps.steps_to_tolerance(BOWL, W0, "SGD", tol=1e-6, max_steps=3000, lr=lrs)
+    theirs = descent.sweep_lr(BOWL, W0, lrs, tol=1e-6, max_steps=3000)
+    assert ours.steps.tolist() == theirs.steps.tolist()
+    assert ours.diverged[lrs > 0.2].all() and not ours.diverged[lrs < 0.2].any()
+    first = sweeps.steps_to_tolerance(BOWL, W0, "SGD", tol=1e-6, max_steps=3000, first_only=True, lr=lrs)
+    assert np.nanmin(first.steps) == theirs.steps.min()
+    assert np.isfinite(first.steps).sum() == 1   # it stopped as soon as one arrived
+
+
+def test_loss_scale_is_a_learning_rate_for_sgd_and_nothing_for_adam():
+    scaled = sweeps.run_on_surface(BOWL, W0, "SGD", 30, loss_scale=[1.0, 4.0], lr=0.01)
+    plain = sweeps.run_on_surface(BOWL, W0, "SGD", 30, lr=0.04)
+    assert np.allclose(scaled.points[1], plain.points[0], rtol=1e-12)
+    assert scaled.losses[1, 0] == pytest.approx(4 * scaled.losses[0, 0])
+    adam = sweeps.run_on_surface(BOWL, W0, "Adam", 30, loss_scale=[1e-3, 1.0, 1e3], lr=0.05)
+    assert np.abs(adam.points - adam.points[1]).max() < 1e-5    # eps/(s|g|) at s = 1e-3 is about 1e-6
+    tiny = sweeps.run_on_surface(BOWL, W0, "Adam", 1, loss_scale=1e-12, lr=0.05)
+    assert np.abs(tiny.points[0, 1] - W0).max() < 0.01 * 0.05       # eps: the step is no longer lr
+
+
+def test_divergence_is_recorded_not_raised():
+    runs = sweeps.run_on_surface(BOWL, W0, "SGD", 200, lr=[0.1, 0.3])
+    assert runs.diverged.tolist() == [False, True]
+    assert math.isinf(runs.losses[1, -1]) and np.isfinite(runs.losses[0]).all()
+    assert runs.final_loss[0] < 1e-10 and math.isinf(runs.final_loss[1])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(lr=[0.1, 0.2], momentum=[0.1, 0.2, 0.3]), "same length"),
+    (dict(lr=[[0.1]]), "1D array"),
+    (dict(lr=-0.1), "lr must be a finite number >= 0"),
+    (dict(lr=0.1, loss_scale=0.0), "loss_scale"),
+])
+def test_bad_settings_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        sweeps.run_on_surface(BOWL, W0, "SGD", 5, **kwargs)
+
+
+def test_unknown_optimizer_names_are_refused():
+    with pytest.raises(ValueError, match="unknown optimizer 'Adamax'"):
+        sweeps.run_on_surface(BOWL, W0, "Adamax", 5, lr=0.1)
+
+
+def test_regression_rows_match_torch_optim_on_a_linear_model():
+    data = synthetic.make_linear_regression(200, 3, noise_std=0.1, seed=0)
+    runs = sweeps.run_on_regression(data, "Adam", 120, 16, seed=5, eval_every=40, lr=[0.01, 0.05], betas=(0.9, 0.99))
+    X1 = torch.cat([data.X.double(), torch.ones(200, 1, dtype=torch.float64)], 1)
+    y = data.y.double()
+    generator = torch.Generator().manual_seed(5)
+    batches = [torch.randint(0, 200, (16,), generator=generator) for _ in range(120)]
+    for i, lr in enumerate([0.01, 0.05]):
+        w = torch.zeros(4, dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.Adam([w], lr=lr, betas=(0.9, 0.99))
+        for idx in batches:
+            opt.zero_grad()
+            ((X1[idx] @ w - y[idx]) ** 2).mean().backward()
+            opt.step()
+        assert runs.losses[i, -1] == pytest.approx(((X1 @ w - y) ** 2).mean().item(), rel=1e-10)
+    assert runs.steps.tolist() == [0, 40, 80, 120]
+    assert runs.final_loss(0.5).tolist() == pytest.approx(runs.losses[:, -2:].mean(1).tolist())
+
+
+def test_regression_divergence_is_recorded():
+    data = synthetic.make_linear_regression(100, 2, noise_std=0.1, seed=1)
+    runs = sweeps.run_on_regression(data, "SGD", 200, 10, lr=[0.01, 10.0])
+    assert runs.diverged.tolist() == [False, True]
+    assert math.isinf(runs.final_loss()[1])
+
+
+def test_good_range_is_the_contiguous_block_around_the_best():
+    lrs = [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0]
+    r = sweeps.good_range(lrs, [0.5, 0.21, 0.2, 0.3, 0.21, np.nan], factor=1.1)
+    assert (r.best_lr, r.low, r.high) == (1e-2, 1e-3, 1e-2)          # 1.0 is good too, but not next to the best
+    assert r.good.tolist() == [False, True, True, False, False, False]
+    assert r.width_decades == pytest.approx(1.0)
+    assert r.contains(1e-3) and not r.contains(1.0) and not r.contains(1e-4)
+    assert math.isinf(r.final_losses[-1])
+
+
+@pytest.mark.parametrize("lrs, losses, factor, match", [
+    ([1e-3, 1e-2], [np.inf, np.nan], 2.0, "every run diverged"),
+    ([1e-2, 1e-3], [1.0, 2.0], 2.0, "increasing"),
+    ([1e-3, 1e-2], [1.0], 2.0, "same length"),
+    ([1e-3, 1e-2], [1.0, 2.0], 0.5, "factor"),
+])
+def test_good_range_refuses_what_it_cannot_judge(lrs, losses, factor, match):
+    with pytest.raises(ValueError, match=match):
+        sweeps.good_range(lrs, losses, factor)
+
+
+def test_train_networks_shares_initial_weights_and_batches():
+    torch.manual_seed(0)
+    batches = [(torch.randn(8, 5), torch.randint(0, 3, (8,))) for _ in range(4)]
+
+    def make():
+        return torch.nn.Sequential(torch.nn.Linear(5, 6), torch.nn.ReLU(), torch.nn.Linear(6, 3))
+
+    histories = sweeps.train_networks(make, "Adam", [1e-3, 1e-2], lambda: list(batches), batches[:1], 2,
+                                      progress=False)
+    assert list(histories) == [1e-3, 1e-2]
+    first = [h.step_loss[0] for h in histories.values()]
+    assert first[0] == first[1]                                      # same weights, same first batch
+    assert histories[1e-3].step_loss[-1] != histories[1e-2].step_loss[-1]
+    assert all(h.num_epochs == 2 and len(h.val_loss) == 2 for h in histories.values())
+    threads = torch.get_num_threads()
+    again = sweeps.train_networks(make, optimizers.Adam, [1e-2], lambda: list(batches), None, 2, progress=False,
+                                  num_threads=1)
+    assert again[1e-2].step_loss == pytest.approx(histories[1e-2].step_loss, rel=1e-6)   # seeded: the same run twice
+    assert torch.get_num_threads() == threads                        # the thread setting is restored
+    with pytest.raises(ValueError, match="num_threads"):
+        sweeps.train_networks(make, "Adam", [1e-2], lambda: list(batches), None, 1, num_threads=0)
+
+
+def test_stability_region_plot_draws_the_cells_and_the_boundary_it_was_given():
+    lrs, betas = np.array([0.1, 0.2, 0.3]), np.array([0.0, 0.5])
+    stable = np.array([[True, True], [False, True], [False, False]])
+    boundary = ((2 + 2 * betas) / 10, betas)
+    ax = plotting.plot_stability_region(lrs, betas, stable, boundary=boundary)
+    (mesh,) = ax.collections
+    assert mesh.get_array().reshape(2, 3).T.astype(bool).tolist() == stable.tolist()
+    (line,) = ax.lines
+    assert np.allclose(np.column_stack(line.get_data()), np.column_stack(boundary))
+    plt.close("all")
+
+
+def test_lr_sweep_plot_marks_best_good_range_and_divergence():
+    r = sweeps.good_range([1e-3, 1e-2, 1e-1, 1.0], [0.5, 0.2, 0.21, np.inf], factor=1.1)
+    ax = plotting.plot_lr_sweeps({"SGD": r})
+    curve, crosses, good, star = ax.lines
+    assert curve.get_xdata().tolist() == [1e-3, 1e-2, 1e-1] and crosses.get_xdata().tolist() == [1.0]
+    assert good.get_xdata().tolist() == [1e-2, 1e-1] and star.get_xdata().tolist() == [1e-2]
+    plt.close("all")
