@@ -314,6 +314,7 @@ def plot_suggestion_spread(suggestions: Mapping[str, Sequence[float]], *, good_r
     if good_region is not None:
         ax.legend(fontsize="small", loc="upper left")
     ax.grid(True, axis="x", which="major", alpha=0.3)
+    return ax
 
 
 def plot_sharpness(runs: Mapping[str, tuple], thresholds: Mapping[str, float] | None = None, *,
