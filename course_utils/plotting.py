@@ -402,6 +402,50 @@ def plot_suggestion_spread(suggestions: Mapping[str, Sequence[float]], *, good_r
     return ax
 
 
+def plot_sharpness(runs: Mapping[str, tuple], thresholds: Mapping[str, float] | None = None, *,
+                   threshold_name: str = "2/η", ax=None, title: str | None = None):
+    """Sharpness against step for each run (label -> ``(steps, values)``), with each run's
+    stability threshold (label -> value) as a dashed line in the same colour.
+
+    Example:
+        >>> ax = plot_sharpness({"lr 0.02": ([0, 10, 20], [90.0, 99.0, 101.0])}, {"lr 0.02": 100.0})  # doctest: +SKIP
+    """
+    ax = _axes(ax, figsize=(6.5, 4))
+    for label, (steps, values) in runs.items():
+        (line,) = ax.plot(np.asarray(steps), np.asarray(values, dtype=float), marker="o", markersize=2.5,
+                          linewidth=1.2, label=f"{label}: sharpness")
+        if thresholds and label in thresholds:
+            ax.axhline(thresholds[label], color=line.get_color(), linestyle="--", linewidth=1.2,
+                       label=f"{label}: {threshold_name} = {thresholds[label]:.4g}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("sharpness λ_max")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize="small")
+    ax.grid(True, alpha=0.3)
+    return ax
+
+
+def plot_seed_spread(results: Mapping[str, Sequence[float]], *, ylabel: str = "validation accuracy",
+                     ax=None, title: str | None = None):
+    """One column per entry (label -> one value per seed): every seed as a dot, their mean as a bar
+    and their min-max range as an error bar, so a difference can be read against the spread."""
+    ax = _axes(ax, figsize=(6.5, 3.8))
+    for i, (label, values) in enumerate(results.items()):
+        values = np.asarray(values, dtype=float)
+        mean = float(np.mean(values))
+        ax.bar(i, mean, width=0.6, alpha=0.35, color=f"C{i}")
+        ax.errorbar(i, mean, yerr=[[mean - values.min()], [values.max() - mean]], color="k", capsize=5, linewidth=1)
+        ax.plot(np.full(len(values), i), values, "o", color=f"C{i}", markersize=5)
+    ax.set_xticks(range(len(results)))
+    ax.set_xticklabels(list(results), fontsize="small")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(True, axis="y", alpha=0.3)
+    return ax
+
+
 def plot_stability_region(lrs, betas, stable, *, boundary=None, ax=None, title: str | None = None):
     """Which cells of a (learning rate, momentum) grid converged: ``stable`` (len(lrs), len(betas)) booleans.
 

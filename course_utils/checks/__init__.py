@@ -15,7 +15,9 @@ from .lesson04 import adam, momentum_sgd
 from .lesson05 import plateau_reductions, warmup_cosine_lr
 from .lesson06 import smooth_losses, steepest_lr
 from .lesson07 import generalization_gap, pick_best_lr
+from .lesson08 import hessian_vector_product, largest_stable_lr, power_iteration
 
 __all__ = ["REGISTRY", "exercise", "gd_step", "run_gd", "max_stable_lr", "best_lr", "train_sgd",
            "momentum_sgd", "adam", "warmup_cosine_lr", "plateau_reductions", "smooth_losses", "steepest_lr",
-           "generalization_gap", "pick_best_lr"]
+           "generalization_gap", "pick_best_lr",
+           "hessian_vector_product", "power_iteration", "largest_stable_lr"]
