@@ -467,3 +467,15 @@ def test_good_region_rejects_bad_grids():
         lr_finder.good_region([1e-3, 1e-4], [1.0, 2.0])
     with pytest.raises(ValueError, match="same length"):
         lr_finder.good_region([1e-3, 1e-2], [1.0])
+
+
+def test_torch_lr_finder_version_is_the_installed_distributions(monkeypatch):
+    from importlib import metadata
+
+    assert lr_finder.torch_lr_finder_version() == metadata.version("torch-lr-finder")
+
+    def missing(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "version", missing)
+    assert lr_finder.torch_lr_finder_version() is None
