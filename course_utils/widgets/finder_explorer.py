@@ -99,6 +99,10 @@ def describe_finder(state: FinderState) -> str:
     return "<br>".join(lines)
 
 
+def _title(beta: float, diverge_factor: float) -> str:
+    return f"β = {beta:.2f}, stop at {diverge_factor:g} × best"
+
+
 class FinderExplorer(FigureWidget):
     """The lesson-06 explorer: sliders for the smoothing ``beta`` and the ``diverge_factor`` over one cached sweep.
 
@@ -131,6 +135,7 @@ class FinderExplorer(FigureWidget):
         self.ax.set_ylabel("training loss")
         self.ax.grid(True, alpha=0.3)
         self.ax.legend(fontsize="small", loc="upper left")
+        self.ax.set_title(_title(beta, diverge_factor), fontsize=10)   # before tight_layout, so the title keeps its room
         self.fig.tight_layout()
         self.update(beta, diverge_factor)
 
@@ -138,7 +143,8 @@ class FinderExplorer(FigureWidget):
         import ipywidgets as w
 
         self.beta_slider = w.FloatSlider(value=self.state.beta, min=0.0, max=0.99, step=0.01,
-                                         description="smoothing β", readout_format=".2f", continuous_update=False)
+                                         description="smoothing β", readout_format=".2f", continuous_update=False,
+                                         style={"description_width": "initial"})
         self.factor_slider = w.FloatSlider(value=self.state.diverge_factor, min=1.5, max=10.0, step=0.5,
                                            description="stop at × best", readout_format=".1f",
                                            continuous_update=False, style={"description_width": "initial"})
@@ -160,7 +166,7 @@ class FinderExplorer(FigureWidget):
             else:  # too few points to read: the rule shows nothing
                 self._marks[name].set_data([], [])
                 self._lines[name].set_xdata([np.nan, np.nan])
-        self.ax.set_title(f"β = {state.beta:.2f}, stop at {state.diverge_factor:g} × best", fontsize=10)
+        self.ax.set_title(_title(state.beta, state.diverge_factor), fontsize=10)
         self.state = state
         self.refresh()
         return state

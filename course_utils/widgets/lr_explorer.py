@@ -154,6 +154,7 @@ class LRExplorer(FigureWidget):
         self.ax_loss.set_xlabel("step")
         self.ax_loss.set_ylabel("loss f(w)")
         self.ax_loss.grid(True, alpha=0.3)
+        self.ax_path.set_title(_panel_title(state), fontsize=10)   # before tight_layout, so the title keeps its room
         self.fig.tight_layout()
         self.update(lr, kappa)
 
