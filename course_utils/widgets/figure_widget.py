@@ -41,6 +41,19 @@ from __future__ import annotations
 import io
 
 
+def show_log_losses(line, ax, losses, *, low: float, high: float) -> None:
+    """Move ``line`` (on the log-y axes ``ax``) to the per-step ``losses`` and frame them.
+
+    Losses are clipped to ``[low, high]``, so a diverging run leaves the plot instead of breaking
+    the log scale; the y range spans the curve with a factor 3 of room either side.
+    """
+    import numpy as np
+
+    shown = np.clip(losses, low, high)
+    line.set_data(np.arange(len(shown)), shown)
+    ax.set_ylim(max(shown.min(), low) / 3, max(shown.max(), shown[0]) * 3)
+
+
 class FigureWidget:
     """Base class of the course's explorers: ``widget`` is the box to display (see the module doc)."""
 

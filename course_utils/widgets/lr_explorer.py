@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import descent, surfaces
-from .figure_widget import FigureWidget
+from .figure_widget import FigureWidget, show_log_losses
 
 LAMBDA_MAX = 10.0            # the steep curvature stays fixed, so the wall 2/λ_max does not move
 ANGLE_DEG = 30.0             # the bowl of lessons 01 and 02
@@ -173,9 +173,7 @@ class LRExplorer(FigureWidget):
         for line, curve in zip(self._contours, _contours(state.bowl)):
             line.set_data(*curve.T)
         self._path.set_data(*state.points.T)
-        shown = np.clip(state.losses, 1e-20, 1e20)  # a diverging run leaves the plot instead of breaking it
-        self._loss.set_data(np.arange(len(shown)), shown)
-        self.ax_loss.set_ylim(max(shown.min(), 1e-20) / 3, max(shown.max(), shown[0]) * 3)
+        show_log_losses(self._loss, self.ax_loss, state.losses, low=1e-20, high=1e20)
         self.ax_path.set_title(_panel_title(state), fontsize=10)
         self.state = state
         self.refresh()

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import descent, surfaces, sweeps
-from .figure_widget import FigureWidget
+from .figure_widget import FigureWidget, show_log_losses
 from .lr_explorer import ANGLE_DEG, LAMBDA_MAX, W0, _draw_state
 
 METHODS = ("SGD", "Adam", "RMSprop", "Adagrad")
@@ -192,9 +192,7 @@ class OptimizerExplorer(FigureWidget):
         """Recompute for the new settings, move the lines, and refresh the picture and numbers if shown."""
         state = explore_optimizer(optimizer, lr, beta, beta2, num_steps=self.num_steps)
         self._path.set_data(*state.points.T)
-        shown = np.clip(state.losses, 1e-30, 1e30)   # a diverging run leaves the plot instead of breaking it
-        self._loss.set_data(np.arange(len(shown)), shown)
-        self.ax_loss.set_ylim(max(shown.min(), 1e-30) / 3, max(shown.max(), shown[0]) * 3)
+        show_log_losses(self._loss, self.ax_loss, state.losses, low=1e-30, high=1e30)
         self.ax_path.set_title(_title(state), fontsize=10)
         self.state = state
         self.refresh()
