@@ -524,7 +524,7 @@ def test_wrong_answer_fails_that_exercise_with_its_hint(lesson01_batch):
     wrong = lesson01_batch["report"]["wrong"]
     assert statuses(wrong) == {"01.1": "passed", "01.2": "failed"}
     message = wrong["exercises"][1]["message"]
-    assert message.startswith("[check 01.2] run_gd: FAILED:") and "Row 0 is w0" in message
+    assert message.startswith("[check 01.2] run_gd: FAILED:") and "Each row should be one step" in message
     assert (wrong["points"], wrong["max_points"]) == (1, 3)
 
 
