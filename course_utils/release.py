@@ -4,14 +4,22 @@ For every ``notebooks/solutions/NN_*.ipynb`` this writes ``notebooks/NN_*.ipynb`
 
 * each ``### BEGIN SOLUTION`` … ``### END SOLUTION`` block becomes ``# YOUR CODE HERE`` and
   ``raise NotImplementedError`` at the block's indentation;
-* outputs are cleared, except in check cells (``# NBVAL_CHECK_OUTPUT``: the line a learner
-  should see) and cells tagged ``keep_output`` (static figures for viewers without a kernel);
+* every output is cleared, except in cells tagged ``keep_output`` (static figures for viewers
+  without a kernel, which no exercise changes): a learner sees no ``PASSED`` line and no verdict
+  before running their own work. The ``# NBVAL_CHECK_OUTPUT`` marker is dropped too, so
+  ``pytest --nbval-lax`` on a submission is a plain pass/fail (a check raises on a wrong answer)
+  whether or not the learner saved their outputs;
 * the title cell's Colab badge and the Colab install cell are regenerated from
   :mod:`course_utils._course` in both versions, and so is the README's lesson list;
 * every solution and check cell gets nbgrader's cell metadata (:func:`course_utils.cells.nbgrader_metadata`:
   solution cells, autograded check cells with the exercise's points, ``grade_id`` from the exercise
   id), in both versions, so ``nbgrader generate_assignment`` and ``nbgrader autograde`` work on the
   instructor notebooks as they are.
+
+It also writes the pages the lessons link to: ``notebooks/glossary.md`` (from
+:mod:`course_utils.glossary`, also beside the instructor notebooks) and ``notebooks/claims_ledger.md``
+(every claim's verdicts, from the claims data in the instructor notebooks' stored outputs,
+:func:`course_utils.claims.ledger_markdown`).
 
 Usage::
 
@@ -113,11 +121,43 @@ def make_learner(solution_nb, learner_path: str):
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        cell.source = strip_solutions(cell.source)
-        keep = cells.has_checked_output(cell) or KEEP_TAG in cell.get("metadata", {}).get("tags", [])
-        if not keep:
+        cell.source = drop_check_mark(strip_solutions(cell.source))
+        if KEEP_TAG not in cell.get("metadata", {}).get("tags", []):
             cell.outputs, cell.execution_count = [], None
     return nb
+
+
+def drop_check_mark(source: str) -> str:
+    """``source`` without its ``# NBVAL_CHECK_OUTPUT`` line (the learner version stores no output to compare)."""
+    lines = source.splitlines(keepends=True)
+    if lines and lines[0].strip() == CHECK_MARK:
+        return "".join(lines[1:])
+    return source
+
+
+GLOSSARY = "glossary.md"
+LEDGER = "claims_ledger.md"
+
+
+def write_pages(root: Path | None = None) -> list[Path]:
+    """Write the glossary (beside the learner and the instructor notebooks) and the claims ledger
+    (from the instructor notebooks' stored claims data); return the paths written."""
+    from . import claims, glossary
+
+    root = root or _root()
+    page = glossary.markdown()
+    written = []
+    for folder in (root / "notebooks", root / "notebooks" / "solutions"):
+        if folder.is_dir():
+            (folder / GLOSSARY).write_text(page)
+            written.append(folder / GLOSSARY)
+    records = [r for r in (claims.records_from_notebook(nbformat.read(p, as_version=4)) for p in solution_paths(root))
+               if r is not None]
+    ledger = root / "notebooks" / LEDGER
+    if ledger.parent.is_dir():
+        ledger.write_text(claims.ledger_markdown(records))
+        written.append(ledger)
+    return written
 
 
 def execute(nb, cwd: Path, mode: str = "cpu", timeout: int = 1800):
@@ -220,6 +260,7 @@ def release(root: Path | None = None, lessons=None, run: bool = False, mode: str
         learner_path = root / rel_learner
         _write_keeping_backup(make_learner(nb, rel_learner), learner_path)
         written.append(learner_path)
+    write_pages(root)
     update_readme(root)
     return written
 

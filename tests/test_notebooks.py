@@ -18,7 +18,7 @@ def _roles(nb):
     return [c.get("metadata", {}).get("course", {}) for c in nb.cells]
 
 
-@pytest.mark.parametrize("path", ALL, ids=lambda p: p.relative_to(ROOT).as_posix())
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_checked_cells_have_stored_output_and_execution_count(path):
     nb = nbformat.read(path, as_version=4)
     checked = [c for c in nb.cells if has_checked_output(c)]
@@ -86,3 +86,15 @@ def test_a_wrong_answer_pasted_into_the_learner_version_fails_its_check_with_a_h
         _run(nb, path.parent)
     message = str(err.value)
     assert "[check 01.1] gd_step: FAILED" in message and "against the gradient" in message
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_learner_version_gives_nothing_away_in_its_outputs(path):
+    learner = nbformat.read(ROOT / "notebooks" / path.name, as_version=4)
+    for cell in learner.cells:
+        if cell.cell_type != "code":
+            continue
+        assert not has_checked_output(cell), "a learner version compares no stored output"
+        if "keep_output" not in cell.metadata.get("tags", []):
+            assert not cell.outputs, f"a learner version stores no output but static figures:\n{cell.source[:200]}"
+        assert not any("[check " in str(o) for o in cell.outputs)
