@@ -295,17 +295,40 @@ def as_number(value: Any, what: str) -> float:
     return float(arr.reshape(-1)[0])
 
 
-def expect_close(actual: Any, expected: Any, *, what: str, hint: str, rtol: float = 1e-6, atol: float = 1e-9) -> None:
+def expect_close(actual: Any, expected: Any, *, what: str, hint: str, rtol: float = 1e-6, atol: float = 1e-9,
+                 mistakes: dict | None = None) -> None:
     """Fail unless ``actual`` has ``expected``'s shape and values within tolerance.
 
     The message names ``what`` was compared and the ``hint``, never the expected values.
+    ``mistakes`` maps a message to what a known mistake gives on the same input: a wrong answer that
+    matches one of them fails with ``"<what>: <message>"`` instead (a mistake that happens to give
+    the right answer on this input is skipped; when several give the answer, each is named).
+
+    Example:
+        >>> expect_close(3.0, 2.0, what="twice 1", hint="Double it.", mistakes={"that adds one.": 1.0 + 2.0})
+        Traceback (most recent call last):
+            ...
+        course_utils.checks._core.CheckFailed: twice 1: that adds one.
     """
     got = as_array(actual, what)
     want = np.asarray(expected, dtype=float)
+
+    def same(a, b):
+        return a.shape == b.shape and np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
+
+    if same(got, want):
+        return
+    named = []
+    for message, wrong in (mistakes or {}).items():
+        with np.errstate(all="ignore"):
+            wrong = np.asarray(wrong, dtype=float)
+        if same(got, wrong) and not same(wrong, want) and not any(message in m for m in named):
+            named.append(message)
+    if named:
+        raise CheckFailed(f"{what}: " + " Or: ".join(named))
     if got.shape != want.shape:
         raise CheckFailed(f"{what} has shape {got.shape}, which is not the shape asked for. {hint}")
-    if not np.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True):
-        raise CheckFailed(f"{what} is not right. {hint}")
+    raise CheckFailed(f"{what} is not right. {hint}")
 
 
 def close(a: float, b: float, *, rtol: float = 1e-6, atol: float = 0.0) -> bool:
