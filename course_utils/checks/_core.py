@@ -336,35 +336,3 @@ def close(a: float, b: float, *, rtol: float = 1e-6, atol: float = 0.0) -> bool:
     if math.isnan(a) and math.isnan(b):
         return True
     return math.isclose(a, b, rel_tol=rtol, abs_tol=atol)
-
-
-# ------------------------------------------------------------------------- checks not yet split (legacy)
-
-def exercise(exercise_id: str, name: str, points: int = 1):
-    """Register a check written as one function ``check(answer, *, hidden)`` that runs wholly in the
-    learner's process. Transitional: such a check cannot be judged outside the kernel; port it to a
-    :class:`Check` subclass."""
-
-    def decorate(function):
-        class _Unsplit(Check):
-            kind = "implement"
-            hints = ("Re-read the exercise's text and the cells just above it.",)
-
-            def __call__(self, answer, *, hidden=False, secret=None):
-                tag = self.tag
-                try:
-                    function(answer, hidden=hidden)
-                except NotImplementedError:
-                    raise
-                except CheckFailed as failure:
-                    raise AssertionError(f"{tag}: FAILED: {failure}") from None
-                except Exception as err:  # noqa: BLE001
-                    raise AssertionError(f"{tag}: FAILED: your code raised {type(err).__name__}: {err}") from err
-                print(f"{tag}: PASSED")
-
-        check = _Unsplit()
-        check.id, check.name, check.points = exercise_id, name, points
-        check.__doc__ = function.__doc__
-        return register(check)
-
-    return decorate

@@ -66,9 +66,7 @@ class _OptimizerCheck(Check):
     general = ""        # the message when the answer matches no known mistake
     not_finite = ""     # the message when the parameters stop being finite numbers
 
-    def mistakes(self, case: dict) -> dict:
-        """message -> an optimizer class that makes that mistake."""
-        raise NotImplementedError
+    mistakes: dict = {}  # message -> an optimizer class that makes that mistake
 
     def respond(self, answer, case):
         if not (isinstance(answer, type) and issubclass(answer, torch.optim.Optimizer)):
@@ -89,7 +87,7 @@ class _OptimizerCheck(Check):
         where = f"{self.what} {_describe(case)}: after step {ROWS[bad]} your parameters differ from torch.optim's."
         if torch.allclose(ours[1] - ours[0], theirs[0] - theirs[1], rtol=1e-6, atol=0):
             expect(False, f"{where} Your first step goes uphill, the opposite way: the step is subtracted from p.")
-        for message, mistake in self.mistakes(case).items():
+        for message, mistake in self.mistakes.items():
             if float(optimizers.relative_gaps(ours, _trajectory(mistake, case)).max()) <= RTOL:
                 expect(False, f"{where} It behaves as if {message}")
         finite = torch.isfinite(ours).all(dim=1)
@@ -177,22 +175,21 @@ class MomentumSgd(_OptimizerCheck):
             out.append(_drawn_run(rng, problem, lr=round(lr, 5), momentum=round(momentum, 4)))
         return out
 
-    def mistakes(self, case):
-        return {
-            "the buffer were not used, or not kept between steps: the steps are plain gradient descent. The "
-            "buffer must live in state, which survives from one step to the next.": _NoMomentum,
-            "the learning rate went into the buffer with each gradient. That gives the same steps while lr is "
-            "constant, but once a scheduler lowers lr, old gradients in the buffer keep their old, larger lr. "
-            "The buffer should hold plain gradients; the learning rate scales the buffer when it is used.":
-                _LrInsideBuffer,
-            "the buffer were an average of the gradients, as Adam's m is, each new gradient shrunk before it "
-            "enters. The heavy-ball buffer is a decaying sum, which is why a steady slope makes the steps grow.":
-                _AveragedBuffer,
-            "the learning rate were read once, on the first step: when the scheduler lowers group['lr'] your "
-            "steps do not follow. Read it from group every step.": _LrReadOnce,
-            "the momentum were fixed instead of read from group['momentum']: the optimizer must use the "
-            "momentum it is given.": _MomentumHardCoded,
-        }
+    mistakes = {
+        "the buffer were not used, or not kept between steps: the steps are plain gradient descent. The "
+        "buffer must live in state, which survives from one step to the next.": _NoMomentum,
+        "the learning rate went into the buffer with each gradient. That gives the same steps while lr is "
+        "constant, but once a scheduler lowers lr, old gradients in the buffer keep their old, larger lr. "
+        "The buffer should hold plain gradients; the learning rate scales the buffer when it is used.":
+            _LrInsideBuffer,
+        "the buffer were an average of the gradients, as Adam's m is, each new gradient shrunk before it "
+        "enters. The heavy-ball buffer is a decaying sum, which is why a steady slope makes the steps grow.":
+            _AveragedBuffer,
+        "the learning rate were read once, on the first step: when the scheduler lowers group['lr'] your "
+        "steps do not follow. Read it from group every step.": _LrReadOnce,
+        "the momentum were fixed instead of read from group['momentum']: the optimizer must use the "
+        "momentum it is given.": _MomentumHardCoded,
+    }
 
 
 # ---------------------------------------------------------------------------- Adam and its mistakes
@@ -286,21 +283,20 @@ class Adam(_OptimizerCheck):
                            eps=float(f"{10 ** rng.uniform(*log_eps):.3g}"))
                 for problem, log_eps in (("quadratic", (-9, -6)), ("mlp", (-9, -6)), ("mlp", (-3.5, -2)))]
 
-    def mistakes(self, case):
-        return {
-            "the bias correction were missing: both averages start at zero, so during the first steps they are "
-            "too small, and each needs its own correction by the step count.": _NoBiasCorrection,
-            "only the first average were bias-corrected: the second one (of the squared gradient) needs its own "
-            "correction, with beta2.": _OnlyFirstMomentCorrected,
-            "eps were inside the square root. torch.optim.Adam adds it outside, to the square root of the "
-            "corrected second average (the two differ when eps is not tiny next to it).": _EpsInsideSqrt,
-            "beta1 and beta2 were swapped: beta1 belongs to the average of the gradient, beta2 to the average of "
-            "its square.": _SwappedBetas,
-            "the betas were fixed instead of read from group['betas']: the optimizer must use the betas it is "
-            "given.": _BetasHardCoded,
-            "eps were fixed instead of read from group['eps']: the optimizer must use the eps it is given.":
-                _EpsHardCoded,
-        }
+    mistakes = {
+        "the bias correction were missing: both averages start at zero, so during the first steps they are "
+        "too small, and each needs its own correction by the step count.": _NoBiasCorrection,
+        "only the first average were bias-corrected: the second one (of the squared gradient) needs its own "
+        "correction, with beta2.": _OnlyFirstMomentCorrected,
+        "eps were inside the square root. torch.optim.Adam adds it outside, to the square root of the "
+        "corrected second average (the two differ when eps is not tiny next to it).": _EpsInsideSqrt,
+        "beta1 and beta2 were swapped: beta1 belongs to the average of the gradient, beta2 to the average of "
+        "its square.": _SwappedBetas,
+        "the betas were fixed instead of read from group['betas']: the optimizer must use the betas it is "
+        "given.": _BetasHardCoded,
+        "eps were fixed instead of read from group['eps']: the optimizer must use the eps it is given.":
+            _EpsHardCoded,
+    }
 
 
 momentum_sgd = register(MomentumSgd())
