@@ -69,7 +69,7 @@ class _LrOfMatrix(Check):
 
 
 _DIAGONAL = ("that uses the diagonal of A, which holds its eigenvalues only when A is diagonal; these matrices are "
-             "rotated. Lesson 02's 'One direction at a time' works in the eigenvectors of A.")
+             "rotated. 'One direction at a time' in lesson 02 works in the eigenvectors of A.")
 
 
 class MaxStableLr(_LrOfMatrix):
@@ -102,8 +102,8 @@ class MaxStableLr(_LrOfMatrix):
 
 class BestLr(_LrOfMatrix):
     id, name, points = "02.2", "best_lr", 1
-    general = ("Re-read the 'Speed' and 'best fixed learning rate' points in lesson 02's 'One direction at a "
-               "time': the slowest direction decides, and only two of A's eigenvalues matter.")
+    general = ("Re-read the points on speed and on the best fixed learning rate in 'One direction at a time' in "
+               "lesson 02: the slowest direction decides, and only two of A's eigenvalues matter.")
     hints = (
         "The worst direction decides the speed: after each step the distance along the slowest-shrinking "
         "eigen-direction is what is left. Which two directions can be the worst?",

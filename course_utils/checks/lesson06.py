@@ -48,7 +48,7 @@ def _wrong_smoothings(losses: np.ndarray, beta: float) -> dict:
         shifted = raw / (1 - beta ** (t + 1))
     return {
         "the bias correction is missing: the average starts at 0, which pulls its first values towards 0; "
-        "exercise 06.1 removes that pull (see 'Smoothing' in lesson 06).": raw,
+        "exercise 06.1 removes that pull (see the smoothing in 'The learning-rate range test' in lesson 06).": raw,
         "the average starts at the first loss (torch-lr-finder's convention); here it starts at 0 and the bias "
         "correction removes the pull towards 0.": lr_finder.smooth_losses(losses, beta, debias=False),
         "beta and 1 - beta are the wrong way round: beta is the weight kept by the old average.": swapped,
@@ -64,7 +64,7 @@ class SmoothLosses(Check):
         "Keep one running number, the average, starting at 0; each loss moves it a little towards that loss, "
         "beta saying how much of the old average is kept.",
         "Starting at 0 makes the first averages too small: after t losses the weights of the average sum to "
-        "less than 1. The bias correction divides by that sum (see 'Smoothing' in lesson 06).",
+        "less than 1. The bias correction divides by that sum (see 'The learning-rate range test' in lesson 06).",
         "Return the corrected value for every loss, but keep updating the uncorrected running average; t is 1 "
         "for the first loss. Build a new list: leave the losses you are given as they are.",
     )

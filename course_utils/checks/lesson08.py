@@ -321,7 +321,7 @@ class LargestStableLr(Check):
             "does not decide stability: the oscillation along the steepest direction does (lesson 04's "
             "stability region).": 2 / ((1 - momentum) * sharp),
             "that is upside down: a sharper bowl allows a smaller learning rate.": (2 + 2 * momentum) * sharp,
-        }, hint="Re-read the text of exercise 08.3 and lesson 04's 'The stability region, measured'.")
+        }, hint="Re-read the text of exercise 08.3 and 'The stability region, measured' in lesson 04.")
 
 
 hessian_vector_product = register(HessianVectorProduct())
