@@ -279,7 +279,9 @@ class Adam(_OptimizerCheck):
                     dict(problem="mlp", seed=3, lr=0.01, betas=[0.9, 0.999], eps=1e-3, lr_milestones=[], gamma=0.5)]
         rng = variant.rng(self.id, "runs")
         return [_drawn_run(rng, problem, lr=round(float(np.exp(rng.uniform(math.log(2e-3), math.log(3e-2)))), 5),
-                           betas=[round(float(rng.uniform(0.6, 0.95)), 4), round(float(rng.uniform(0.9, 0.9995)), 5)],
+                           # beta2 >= 0.95: with a shorter memory, Adam near the quadratic's minimum amplifies
+                           # rounding (torch's and a right answer's trajectories part by 1e-5 in 200 steps)
+                           betas=[round(float(rng.uniform(0.7, 0.95)), 4), round(float(rng.uniform(0.95, 0.9995)), 5)],
                            eps=float(f"{10 ** rng.uniform(*log_eps):.3g}"))
                 for problem, log_eps in (("quadratic", (-9, -6)), ("mlp", (-9, -6)), ("mlp", (-3.5, -2)))]
 
