@@ -66,7 +66,7 @@ def with_nbgrader_metadata(nb):
         check = REGISTRY.get(exercise)
         if cells.is_check_cell(cell) and check is None:
             raise ValueError(f"cell {number}: exercise {exercise} has no check in course_utils.checks; register "
-                             "it with @exercise and one import line in checks/__init__.py.")
+                             "it (a Check subclass passed to register) and add one import line in checks/__init__.py.")
         meta = cells.nbgrader_metadata(cell, points=check.points if check else None)
         if meta is not None:
             cell.metadata["nbgrader"] = meta

@@ -1,14 +1,20 @@
-"""Checks 04.1 (heavy-ball momentum) and 04.2 (Adam): right answers pass, each usual mistake fails with its hint."""
+"""Checks 04.1 (heavy-ball momentum) and 04.2 (Adam): right answers pass the visible variant and hidden ones
+judged apart, each usual mistake fails with its message, answers fitted to the visible settings fail the
+hidden ones, and no message gives the update rule away."""
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 import torch
+from check_support import SECRETS, drawn_from_the_secret, judged_apart, shown, verdict_of
 
-from course_utils import checks, optimizers
-from course_utils.checks import lesson04
+from course_utils import checks, optimizers, plain
+from course_utils.checks import hidden_variant, lesson04
 
-
+# pieces of the update rules that no message or hint may show
+FORMULAS = ["momentum * b", "b = ", "lr * b", "lr * grad", "p -= ", "m / (1 -", "beta1 **", "beta2 **", "sqrt(v_hat)",
+            "(1 - beta1) * grad", "grad * grad", "1 - momentum", "m_hat", "v_hat"]
 SOLUTIONS = Path(__file__).resolve().parents[1] / "notebooks" / "solutions" / "04_momentum_and_adaptive_methods.ipynb"
 
 
@@ -33,15 +39,34 @@ class ZeroStartMomentum(MomentumSGD):   # also right: a zero buffer plus the fir
         p.add_(buf, alpha=-group["lr"])
 
 
-@pytest.mark.parametrize("hidden, momentum, adam", [
-    (False, MomentumSGD, MyAdam),                    # the notebook's solutions
-    (True, MomentumSGD, MyAdam),
-    (False, ZeroStartMomentum, optimizers.Adam),     # written differently, also right
-])
-def test_right_answers_pass(capsys, hidden, momentum, adam):
-    checks.momentum_sgd(momentum, hidden=hidden)
-    checks.adam(adam, hidden=hidden)
-    assert capsys.readouterr().out.splitlines() == ["[check 04.1] momentum_sgd: PASSED", "[check 04.2] adam: PASSED"]
+def test_right_answers_pass_in_the_notebook(capsys):
+    checks.momentum_sgd(MomentumSGD)
+    checks.adam(MyAdam)
+    checks.momentum_sgd(ZeroStartMomentum)   # written differently, also right
+    checks.adam(optimizers.Adam)
+    assert capsys.readouterr().out.splitlines() == ["[check 04.1] momentum_sgd: PASSED",
+                                                    "[check 04.2] adam: PASSED"] * 2
+
+
+@pytest.mark.parametrize("secret", SECRETS)
+def test_right_answers_pass_hidden_variants_judged_apart(secret):
+    assert judged_apart(checks.momentum_sgd, MomentumSGD, hidden_variant(secret)) == ("passed", "")
+    assert judged_apart(checks.adam, MyAdam, hidden_variant(secret)) == ("passed", "")
+
+
+def test_hidden_settings_depend_on_the_secret_and_cover_both_problems():
+    for check in (checks.momentum_sgd, checks.adam):
+        assert drawn_from_the_secret(check)
+        visible, first, other = (check.cases(v) for v in (checks.VISIBLE, *map(hidden_variant, SECRETS)))
+        assert not any(h == v for h in first + other for v in visible)
+        assert {c["problem"] for c in first} == set(optimizers.PROBLEMS)
+        assert all(c["lr_milestones"] for c in first)   # the scheduler lowers lr in every hidden run
+
+
+def test_responses_are_small():
+    for check, answer in ((checks.momentum_sgd, MomentumSGD), (checks.adam, MyAdam)):
+        cases = check.cases(hidden_variant(SECRETS[0]))
+        assert len(plain.dumps(check.respond_all(answer, cases))) < 300_000
 
 
 class BufferNotKept(MomentumSGD):        # a local buffer, reset every step
@@ -81,17 +106,26 @@ class LrFrozenAtStart(MomentumSGD):     # reads lr once: the scheduler's change 
         p.sub_(lr * buf)
 
 
-@pytest.mark.parametrize("wrong, hint", [
+class HardCodedMomentum(MomentumSGD):   # right for the visible momentum (0.9) only
+    def update(self, p, grad, state, group):
+        MomentumSGD.update(self, p, grad, state, dict(group, momentum=0.9))
+
+
+class Exploding(MomentumSGD):           # the buffer grows fiftyfold every step
+    def update(self, p, grad, state, group):
+        buf = state.setdefault("momentum_buffer", torch.zeros_like(p))
+        buf.mul_(50.0).add_(grad)
+        p.sub_(group["lr"] * buf)
+
+
+MOMENTUM_MISTAKES = [
     (BufferNotKept, "plain gradient descent"),
-    (LrInsideBuffer, "wrong side of the learning rate"),
-    (AveragedBuffer, "averages the gradients"),
+    (LrInsideBuffer, "learning rate went into the buffer"),
+    (AveragedBuffer, "an average of the gradients"),
     (Uphill, "uphill"),
-    (LrFrozenAtStart, "read afresh every step"),
-])
-def test_usual_momentum_mistakes_fail_with_their_hint(wrong, hint):
-    with pytest.raises(AssertionError, match=r"\[check 04.1\] momentum_sgd: FAILED") as err:
-        checks.momentum_sgd(wrong)
-    assert hint in str(err.value)
+    (LrFrozenAtStart, "read once"),
+    (Exploding, "no longer finite"),
+]
 
 
 class NoBiasCorrection(MyAdam):
@@ -129,54 +163,89 @@ class HardCodedBetas(MyAdam):           # right for the default betas only
         MyAdam.update(self, p, grad, state, dict(group, betas=(0.9, 0.999)))
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (NoBiasCorrection, "bias correction is missing"),
-    (lesson04._OnlyFirstMomentCorrected, "only m is bias-corrected"),
-    (EpsInsideSqrt, "eps is inside the square root"),
-    (lesson04._SwappedBetas, "beta1 and beta2 are swapped"),
-    (StepFromZero, "t = state['step']"),
+class HardCodedEps(MyAdam):
+    def update(self, p, grad, state, group):
+        MyAdam.update(self, p, grad, state, dict(group, eps=1e-8))
+
+
+ADAM_MISTAKES = [
+    (NoBiasCorrection, "bias correction were missing"),
+    (lesson04._OnlyFirstMomentCorrected, "only the first average"),
+    (EpsInsideSqrt, "eps were inside the square root"),
+    (lesson04._SwappedBetas, "beta1 and beta2 were swapped"),
+    (StepFromZero, "division by zero"),
+    (HardCodedEps, "eps were fixed"),
+]
+
+
+def _each(mistakes_of):
+    return [(check, wrong, message) for check, mistakes in mistakes_of for wrong, message in mistakes]
+
+
+@pytest.mark.parametrize("check, wrong, message", _each([(checks.momentum_sgd, MOMENTUM_MISTAKES),
+                                                         (checks.adam, ADAM_MISTAKES)]))
+def test_usual_mistakes_fail_with_their_message(check, wrong, message):
+    with pytest.raises(AssertionError, match=rf"\[check {check.id}\] {check.name}: FAILED") as err:
+        check(wrong)
+    assert message in str(err.value) and not any(f in str(err.value) for f in FORMULAS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("check, wrong, message", _each([(checks.momentum_sgd, MOMENTUM_MISTAKES),
+                                                         (checks.adam, ADAM_MISTAKES)]))
+def test_usual_mistakes_fail_hidden_variants_with_their_message(check, wrong, message):
+    status, graded = judged_apart(check, wrong, hidden_variant(SECRETS[1]))
+    assert status == "failed" and message in graded and not any(f in graded for f in FORMULAS)
+
+
+@pytest.mark.parametrize("check, memorised, message", [
+    (checks.momentum_sgd, HardCodedMomentum, "momentum were fixed"),
+    (checks.adam, HardCodedBetas, "betas were fixed"),
 ])
-def test_usual_adam_mistakes_fail_with_their_hint(wrong, hint):
-    with pytest.raises(AssertionError, match=r"\[check 04.2\] adam: FAILED") as err:
-        checks.adam(wrong)
-    assert hint in str(err.value)
+def test_answers_fitted_to_the_visible_settings_pass_visible_and_fail_hidden(check, memorised, message):
+    assert judged_apart(check, memorised, checks.VISIBLE) == ("passed", "")
+    for secret in SECRETS:
+        status, graded = judged_apart(check, memorised, hidden_variant(secret))
+        assert status == "failed" and message in graded and not any(f in graded for f in FORMULAS)
 
 
-def test_hard_coded_betas_pass_the_visible_check_but_not_the_hidden_one():
-    checks.adam(HardCodedBetas)
-    with pytest.raises(AssertionError, match=r"\[check 04.2\] adam: FAILED"):
-        checks.adam(HardCodedBetas, hidden=True)
-
-
-def test_hard_coded_momentum_passes_the_visible_check_but_not_the_hidden_one():
-    class HardCodedMomentum(MomentumSGD):
-        def update(self, p, grad, state, group):
-            MomentumSGD.update(self, p, grad, state, dict(group, momentum=0.9))
-
-    checks.momentum_sgd(HardCodedMomentum)
-    with pytest.raises(AssertionError, match=r"\[check 04.1\] momentum_sgd: FAILED"):
-        checks.momentum_sgd(HardCodedMomentum, hidden=True)
-
-
-def test_hidden_cases_differ_from_the_visible_ones():
-    for cases in (lesson04._cases_momentum, lesson04._cases_adam):
-        visible, hidden = cases(False), cases(True)
-        assert not any(h == v for h in hidden for v in visible)
-        assert {c["problem"] for c in hidden} == set(optimizers.PROBLEMS)
-
-
-def test_an_instance_instead_of_the_class_gets_a_hint():
+def test_an_instance_instead_of_the_class_gets_a_message():
     with pytest.raises(AssertionError, match="pass the class itself"):
         checks.momentum_sgd(MomentumSGD([torch.zeros(2, requires_grad=True)]))
+    status, message = checks.adam.grade(MyAdam([torch.zeros(2, requires_grad=True)]))
+    assert status == "failed" and "pass the class itself" in message
 
 
-def test_not_implemented_passes_through_for_the_grader():
-    class Stub(optimizers.CourseOptimizer):
-        def __init__(self, params, lr=1e-3, momentum=0.9):
-            super().__init__(params, dict(lr=lr, momentum=momentum))
+class Stub(optimizers.CourseOptimizer):
+    def __init__(self, params, lr=1e-3, momentum=0.9):
+        super().__init__(params, dict(lr=lr, momentum=momentum))
 
-        def update(self, p, grad, state, group):
-            raise NotImplementedError
+    def update(self, p, grad, state, group):
+        raise NotImplementedError
 
+
+class Crashing(Stub):
+    def update(self, p, grad, state, group):
+        p.sub_(torch.ones(7, dtype=p.dtype))    # a shape that does not fit
+
+
+def test_not_attempted_and_crash():
     with pytest.raises(NotImplementedError):
         checks.momentum_sgd(Stub)
+    assert judged_apart(checks.momentum_sgd, Stub, hidden_variant(SECRETS[0]))[0] == "not attempted"
+    status, message = judged_apart(checks.momentum_sgd, Crashing, checks.VISIBLE)
+    assert status == "failed" and message.startswith("your code raised RuntimeError")
+
+
+def test_messages_and_hints_never_give_the_update_rule_away():
+    # the mistakes' messages are tested above; here an answer off by 1 % everywhere, and the hints
+    for check in (checks.momentum_sgd, checks.adam):
+        for variant in (checks.VISIBLE, hidden_variant(SECRETS[0])):
+            case = check.cases(variant)[0]
+            theirs = lesson04._trajectory(check.reference, case)
+            status, message = verdict_of(check, case, (theirs * 1.01).tolist())
+            assert status == "failed" and not any(f in message for f in FORMULAS), message
+            settings = [x for v in case.values() if not isinstance(v, str) for x in np.ravel(v)]
+            assert not shown(message, theirs[1:].numpy(), besides=lesson04.ROWS + settings), message
+        for hint in check.hints:
+            assert not any(f in hint for f in FORMULAS), hint

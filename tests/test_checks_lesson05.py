@@ -1,14 +1,17 @@
-"""Checks of lesson 05: right answers pass (visible and hidden inputs), each usual mistake fails with a hint,
-and answers hard-coded for the visible inputs fail the hidden ones."""
+"""Checks of lesson 05: right answers pass the visible variant and hidden ones judged apart, each usual mistake
+fails with its message, answers memorised from the visible inputs fail the hidden ones, and no message shows
+the expected schedule or cuts."""
 import math
 
+import numpy as np
 import pytest
+from check_support import SECRETS, drawn_from_the_secret, judged_apart, shown, verdict_of
 
 from course_utils import checks, schedules
-from course_utils.checks import lesson05
-
+from course_utils.checks import hidden_variant, lesson05
 
 # ----------------------------------------------------------------------------- 05.1 warmup + cosine
+
 
 def right_lr(step, peak_lr, warmup_steps, total_steps, start_factor, final_lr):
     if step < warmup_steps:
@@ -22,17 +25,40 @@ def library_lr(step, peak_lr, warmup_steps, total_steps, start_factor, final_lr)
                                       final_lr=final_lr)
 
 
-@pytest.mark.parametrize("hidden", [False, True])
-def test_right_warmup_cosine_passes(hidden, capsys):
-    checks.warmup_cosine_lr(right_lr, hidden=hidden)
-    checks.warmup_cosine_lr(library_lr, hidden=hidden)
-    assert capsys.readouterr().out.splitlines() == ["[check 05.1] warmup_cosine_lr: PASSED"] * 2
+def test_right_answers_pass_in_the_notebook(capsys):
+    checks.warmup_cosine_lr(right_lr)
+    checks.warmup_cosine_lr(library_lr)
+    checks.plateau_reductions(right_reductions)
+    assert capsys.readouterr().out.splitlines() == ["[check 05.1] warmup_cosine_lr: PASSED"] * 2 + [
+        "[check 05.2] plateau_reductions: PASSED"]
+
+
+@pytest.mark.parametrize("secret", SECRETS)
+def test_right_answers_pass_hidden_variants_judged_apart(secret):
+    for check, answer in ((checks.warmup_cosine_lr, right_lr), (checks.warmup_cosine_lr, library_lr),
+                          (checks.plateau_reductions, right_reductions)):
+        assert judged_apart(check, answer, hidden_variant(secret)) == ("passed", "")
+
+
+def test_hidden_settings_depend_on_the_secret_and_cover_the_edges():
+    for check in (checks.warmup_cosine_lr, checks.plateau_reductions):
+        assert drawn_from_the_secret(check), check.name
+    for secret in SECRETS:
+        cases = checks.warmup_cosine_lr.cases(hidden_variant(secret))
+        assert any(c["warmup_steps"] == 0 for c in cases) and any(c["final_lr"] > 0 < c["warmup_steps"] for c in cases)
+        assert any(c["total_steps"] - c["warmup_steps"] <= 3 for c in cases)   # a cosine of very few steps
 
 
 def _wrong_period(step, peak, w, total, s, final):       # cosine over all the steps
     if step < w:
         return right_lr(step, peak, w, total, s, final)
     return final + (peak - final) * (1 + math.cos(math.pi * step / total)) / 2
+
+
+def _clock_from_zero(step, peak, w, total, s, final):    # the cosine's progress counted from step 0
+    if step < w:
+        return right_lr(step, peak, w, total, s, final)
+    return final + (peak - final) * (1 + math.cos(math.pi * min(step / (total - w), 1.0))) / 2
 
 
 def _warmup_from_zero(step, peak, w, total, s, final):
@@ -49,40 +75,70 @@ def _no_final(step, peak, w, total, s, final):
     return right_lr(step, peak, w, total, s, 0.0)
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (_wrong_period, "remaining total_steps - warmup_steps"),
-    (_warmup_from_zero, "start_factor * peak_lr"),
-    (_warmup_one_short, "reaching peak_lr at step == warmup_steps"),
-    (_no_final, "ends at final_lr"),
-    (lambda *args: None, "returned None"),
-    (lambda step, *args: [0.1, 0.2], "one number"),
-])
-def test_wrong_warmup_cosine_fails_with_a_hint(wrong, hint):
+def _linear_decay(step, peak, w, total, s, final):       # a mistake the check does not know: the general message
+    return schedules.warmup_linear_lr(step, peak, w, total, start_factor=s, final_lr=final)
+
+
+WARMUP_MISTAKES = [
+    (_wrong_period, "span only the steps that remain"),
+    (_clock_from_zero, "clock starts at step 0"),
+    (_warmup_from_zero, "warmup starts from zero"),
+    (_warmup_one_short, "one step early"),
+    (_no_final, "ends at 0 rather than at final_lr"),
+    (_linear_decay, "After the warmup, check the cosine"),
+    (lambda *args: None, "returned None at step 0"),
+    (lambda step, *setting: [right_lr(step, *setting)] * 2, "one number for one step"),
+]
+
+
+@pytest.mark.parametrize("wrong, message", WARMUP_MISTAKES)
+def test_each_warmup_cosine_mistake_fails_with_its_message(wrong, message):
     with pytest.raises(AssertionError, match=r"\[check 05\.1\] warmup_cosine_lr: FAILED") as info:
         checks.warmup_cosine_lr(wrong)
-    assert hint in str(info.value)
+    assert message in str(info.value)
+    status, graded = judged_apart(checks.warmup_cosine_lr, wrong, hidden_variant(SECRETS[0]))
+    assert status == "failed" and message in graded
 
 
-def test_hard_coded_warmup_cosine_fails_the_hidden_variant():
-    table = {(case, step): float(lesson05.warmup_cosine_reference(*case)[step])
-             for case in lesson05._WARMUP_CASES for step in range(case[2])}
+def test_a_memorised_schedule_passes_visible_and_fails_hidden():
+    table = {(tuple(c.values()), step): right_lr(step, *c.values())
+             for c in checks.warmup_cosine_lr.cases(checks.VISIBLE) for step in range(c["total_steps"])}
 
     def memorised(step, *setting):
-        return table[(setting, step)]
+        return table.get((setting, step), 0.01)
 
-    checks.warmup_cosine_lr(memorised)
-    with pytest.raises(AssertionError, match="FAILED"):
-        checks.warmup_cosine_lr(memorised, hidden=True)
+    assert judged_apart(checks.warmup_cosine_lr, memorised, checks.VISIBLE) == ("passed", "")
+    for secret in SECRETS:
+        assert judged_apart(checks.warmup_cosine_lr, memorised, hidden_variant(secret))[0] == "failed"
 
 
-def test_not_implemented_passes_through():
+def test_not_attempted_and_crash():
     def todo(*args):
         raise NotImplementedError
 
-    with pytest.raises(NotImplementedError):
-        checks.warmup_cosine_lr(todo)
-    with pytest.raises(NotImplementedError):
-        checks.plateau_reductions(todo)
+    for check in (checks.warmup_cosine_lr, checks.plateau_reductions):
+        with pytest.raises(NotImplementedError):
+            check(todo)
+        assert judged_apart(check, todo, hidden_variant(SECRETS[0]))[0] == "not attempted"
+    def crashes_without_warmup(step, peak, w, total, s, final):
+        return right_lr(step, peak, w, total, s, final) if w else peak / w
+
+    status, message = checks.warmup_cosine_lr.grade(crashes_without_warmup)
+    assert status == "failed" and message.startswith("your code raised ZeroDivisionError")
+
+
+def test_schedule_messages_never_show_the_expected_lrs():
+    for variant in (checks.VISIBLE, hidden_variant(SECRETS[1])):
+        for case in checks.warmup_cosine_lr.cases(variant):
+            want = lesson05.warmup_cosine_reference(*case.values())
+            for wrong, _ in WARMUP_MISTAKES[:6]:
+                got = [wrong(step, *case.values()) for step in range(case["total_steps"])]
+                status, message = verdict_of(checks.warmup_cosine_lr, case, got)
+                if np.allclose(got, want, rtol=1e-6, atol=1e-12):
+                    continue
+                assert status == "failed"
+                assert not shown(message, want, besides=list(case.values()) + list(range(case["total_steps"]))), message
+                assert "cos(" not in message and "pi *" not in message and "step / warmup" not in message
 
 
 # ----------------------------------------------------------------------------- 05.2 plateau reductions
@@ -124,43 +180,62 @@ def _one_based(losses, patience, threshold):
     return rule(losses, patience, threshold, first_epoch=1)
 
 
-@pytest.mark.parametrize("hidden", [False, True])
-def test_right_reductions_pass(hidden, capsys):
-    checks.plateau_reductions(right_reductions, hidden=hidden)
-    assert capsys.readouterr().out == "[check 05.2] plateau_reductions: PASSED\n"
-
-
-@pytest.mark.parametrize("wrong, hint", [
-    (_against_previous, "lowest loss so far"),
+PLATEAU_MISTAKES = [
+    (_against_previous, "best loss so far"),
     (_one_early, "one epoch early"),
     (_no_reset, "starts again from 0"),
-    (_no_threshold, "best * (1 - threshold)"),
+    (_no_threshold, "what threshold means"),
     (_one_based, "one epoch late"),
+    (lambda losses, p, t: [0], "Re-read the rule"),
     (lambda losses, p, t: None, "returned None"),
     (lambda losses, p, t: "7, 12", "list of integer epochs"),
-])
-def test_wrong_reductions_fail_with_a_hint(wrong, hint):
+    (lambda losses, p, t: [1.5], "list of integer epochs"),
+]
+
+
+@pytest.mark.parametrize("wrong, message", PLATEAU_MISTAKES)
+def test_each_plateau_mistake_fails_with_its_message(wrong, message):
     with pytest.raises(AssertionError, match=r"\[check 05\.2\] plateau_reductions: FAILED") as info:
         checks.plateau_reductions(wrong)
-    assert hint in str(info.value)
+    assert message in str(info.value)
+    for secret in SECRETS:   # hidden variants are drawn so that every usual mistake shows on one of their cases
+        status, graded = judged_apart(checks.plateau_reductions, wrong, hidden_variant(secret))
+        assert status == "failed" and message in graded
 
 
-def test_hard_coded_reductions_fail_the_hidden_variant():
-    answers = {tuple(losses): lesson05.plateau_reference(losses, p, t) for losses, p, t in lesson05._PLATEAU_CASES}
+def test_memorised_reductions_pass_visible_and_fail_hidden():
+    answers = {tuple(c["losses"]): right_reductions(**c) for c in checks.plateau_reductions.cases(checks.VISIBLE)}
 
     def memorised(losses, patience, threshold):
         return answers.get(tuple(losses), [])
 
-    checks.plateau_reductions(memorised)
-    with pytest.raises(AssertionError, match="FAILED"):
-        checks.plateau_reductions(memorised, hidden=True)
+    assert judged_apart(checks.plateau_reductions, memorised, checks.VISIBLE) == ("passed", "")
+    for secret in SECRETS:
+        assert judged_apart(checks.plateau_reductions, memorised, hidden_variant(secret))[0] == "failed"
+
+
+def test_plateau_messages_never_show_the_expected_cuts():
+    for variant in (checks.VISIBLE, hidden_variant(SECRETS[1])):
+        for case in checks.plateau_reductions.cases(variant):
+            want = right_reductions(**case)
+            for wrong in ([999], [], *(w(**case) for w, _ in PLATEAU_MISTAKES[:5])):
+                if wrong == want:
+                    continue
+                status, message = verdict_of(checks.plateau_reductions, case, wrong)
+                assert status == "failed" and str(want) not in message.replace(str(case["losses"]), "")
+                assert not shown(message, want, besides=[*case["losses"], case["patience"], case["threshold"],
+                                                         *wrong, 0, 1]), message
 
 
 def test_the_reference_is_pytorch_and_agrees_with_the_hand_written_rule():
-    for losses, patience, threshold in lesson05._PLATEAU_CASES + lesson05._PLATEAU_HIDDEN:
-        assert lesson05.plateau_reference(losses, patience, threshold) == right_reductions(losses, patience, threshold)
+    for variant in (checks.VISIBLE, hidden_variant(SECRETS[0]), hidden_variant(SECRETS[1])):
+        for case in checks.plateau_reductions.cases(variant):
+            assert lesson05.plateau_reference(**case) == right_reductions(**case) == lesson05._plateau_rule(**case)
 
 
-def test_registry_knows_lesson_05():
+def test_registry_and_hints():
     assert checks.REGISTRY["05.1"].name == "warmup_cosine_lr" and checks.REGISTRY["05.1"].points == 2
     assert checks.REGISTRY["05.2"].name == "plateau_reductions" and checks.REGISTRY["05.2"].lesson == "05"
+    for check in (checks.warmup_cosine_lr, checks.plateau_reductions):
+        assert 2 <= len(check.hints) <= 4
+        assert all("cos(" not in h and "best * (1 - threshold)" not in h for h in check.hints)

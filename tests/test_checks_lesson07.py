@@ -1,10 +1,19 @@
-"""Checks of lesson 07: right answers pass (visible and hidden inputs), wrong ones fail with a hint."""
+"""Checks of lesson 07: right answers pass the visible variant and hidden ones judged apart, each recognised
+mistake fails with its message, memorised answers fail the hidden variant, and no message shows the answer."""
 import math
 
+import numpy as np
 import pytest
+from check_support import SECRETS, drawn_from_the_secret, judged_apart, shown, verdict_of
 
 from course_utils import checks
+from course_utils.checks import hidden_variant, lesson07
 from course_utils.training import generalization_gap as reference_gap
+
+
+def run(case):
+    """The History the check builds from a 07.1 case."""
+    return lesson07._history(case["lr"], case["train_eval_acc"], case["val_acc"])
 
 
 def right_gap(history):
@@ -16,56 +25,119 @@ def right_best(histories):
     return max(ok, key=ok.get)
 
 
-@pytest.mark.parametrize("hidden", [False, True])
-def test_right_answers_pass(hidden, capsys):
-    checks.generalization_gap(right_gap, hidden=hidden)
-    checks.generalization_gap(reference_gap, hidden=hidden)
-    checks.pick_best_lr(right_best, hidden=hidden)
+def test_right_answers_pass_in_the_notebook(capsys):
+    checks.generalization_gap(right_gap)
+    checks.generalization_gap(reference_gap)
+    checks.pick_best_lr(right_best)
     out = capsys.readouterr().out.splitlines()
     assert out == ["[check 07.1] generalization_gap: PASSED"] * 2 + ["[check 07.2] pick_best_lr: PASSED"]
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda h: h.val_acc[-1] - h.train_eval_acc[-1], "train_eval_acc[-1] - history.val_acc[-1]"),  # sign flipped
-    (lambda h: max(h.train_eval_acc) - max(h.val_acc), "last epoch"),                    # best, not final
-    (lambda h: [t - v for t, v in zip(h.train_eval_acc, h.val_acc)], "not a list"),       # every epoch
+@pytest.mark.parametrize("secret", SECRETS)
+def test_right_answers_pass_hidden_variants_judged_apart(secret):
+    for check, answer in ((checks.generalization_gap, right_gap), (checks.generalization_gap, reference_gap),
+                          (checks.pick_best_lr, right_best)):
+        assert judged_apart(check, answer, hidden_variant(secret)) == ("passed", "")
+
+
+def test_hidden_histories_depend_on_the_secret_and_hold_the_traps():
+    for check in (checks.generalization_gap, checks.pick_best_lr):
+        assert drawn_from_the_secret(check), check.name
+    for secret in SECRETS:
+        for case in checks.pick_best_lr.cases(hidden_variant(secret)):
+            runs = case["runs"]
+            best = max(max(r["val_acc"]) for r in runs if not r["diverged"])
+            assert any(r["diverged"] and max(r["val_acc"]) > best for r in runs)   # the diverged run was ahead
+            winner = [r for r in runs if max(r["val_acc"]) == best][0]
+            assert any(not r["diverged"] and r["val_acc"][-1] > winner["val_acc"][-1] for r in runs)
+            assert all(0 < a < 1 for r in runs for a in r["val_acc"] + r["train_acc"])
+
+
+GAP_MISTAKES = [
+    (lambda h: h.val_acc[-1] - h.train_eval_acc[-1], "the other way round"),
+    (lambda h: max(h.train_eval_acc) - max(h.val_acc), "each curve's best epoch"),
+    (lambda h: h.train_eval_acc[0] - h.val_acc[0], "first epoch's gap"),
+    (lambda h: float(np.mean(np.subtract(h.train_eval_acc, h.val_acc))), "averages over the epochs"),
+    (lambda h: 100 * (h.train_eval_acc[-1] - h.val_acc[-1]), "fractions between 0 and 1"),
+    (lambda h: h.train_acc[-1] - h.val_acc[-1], "running mean over each epoch's augmented minibatches"),
+    (lambda h: (h.train_eval_acc[-1] - h.val_acc[-1]) / 2, "Re-read exercise 07.1"),
+    (lambda h: [t - v for t, v in zip(h.train_eval_acc, h.val_acc)], "not a list"),
     (lambda h: None, "return a number"),
-    (lambda h: h.train_acc[-1] - h.val_acc[-1], "running mean over augmented minibatches"),  # the old definition
-])
-def test_wrong_gaps_fail_with_a_hint(wrong, hint):
+    (lambda h: h, "should return numbers"),
+]
+
+
+@pytest.mark.parametrize("wrong, message", GAP_MISTAKES)
+def test_each_gap_mistake_fails_with_its_message(wrong, message):
     with pytest.raises(AssertionError, match=r"\[check 07.1\] generalization_gap: FAILED") as info:
         checks.generalization_gap(wrong)
-    assert hint in str(info.value)
+    assert message in str(info.value)
+    status, graded = judged_apart(checks.generalization_gap, wrong, hidden_variant(SECRETS[0]))
+    assert status == "failed" and message in graded
 
 
-@pytest.mark.parametrize("wrong", [
-    lambda hs: max(hs, key=lambda lr: max(hs[lr].val_acc)),                 # ignores divergence
-    lambda hs: max((lr for lr in hs if not hs[lr].diverged), key=lambda lr: hs[lr].val_acc[-1]),  # final, not best
-    lambda hs: 1e-3,                                                         # hard-coded
-])
-def test_wrong_picks_fail_on_visible_or_hidden_inputs(wrong):
+PICK_MISTAKES = [
+    (lambda hs: max(hs, key=lambda lr: max(hs[lr].val_acc)), "that run diverged"),
+    (lambda hs: max((lr for lr in hs if not hs[lr].diverged), key=lambda lr: hs[lr].val_acc[-1]), "last epochs"),
+    (lambda hs: max((lr for lr in hs if not hs[lr].diverged), key=lambda lr: max(hs[lr].train_eval_acc)),
+     "training accuracies"),
+    (lambda hs: max(max(h.val_acc) for h in hs.values() if not h.diverged), "that is an accuracy"),
+    (lambda hs: 0.5 * right_best(hs), "which runs are candidates"),
+    (lambda hs: None, "returned None"),
+    (lambda hs: hs, "should return numbers"),
+    (lambda hs: str(right_best(hs)), "should return a learning rate"),
+]
+
+
+@pytest.mark.parametrize("wrong, message", PICK_MISTAKES)
+def test_each_pick_mistake_fails_with_its_message(wrong, message):
     failures = 0
-    for hidden in (False, True):
-        try:
-            checks.pick_best_lr(wrong, hidden=hidden)
-        except AssertionError as err:
-            assert "[check 07.2] pick_best_lr: FAILED" in str(err) and "diverged" in str(err)
+    for variant in (checks.VISIBLE, hidden_variant(SECRETS[0]), hidden_variant(SECRETS[1])):
+        status, graded = judged_apart(checks.pick_best_lr, wrong, variant)
+        assert status == "failed" or variant is checks.VISIBLE, (variant, graded)   # hidden variants hold every trap
+        if status == "failed":
+            assert message in graded
             failures += 1
-    assert failures >= 1
+    assert failures >= 2
 
 
-def test_hard_coded_pick_fails_the_hidden_variant():
-    checks.pick_best_lr(lambda hs: 1e-3)  # happens to be right on the visible inputs
-    with pytest.raises(AssertionError):
-        checks.pick_best_lr(lambda hs: 1e-3, hidden=True)
+def test_memorised_answers_pass_visible_and_fail_hidden():
+    assert judged_apart(checks.pick_best_lr, lambda hs: 1e-3, checks.VISIBLE) == ("passed", "")
+    gaps = {tuple(c["val_acc"]): right_gap(run(c)) for c in checks.generalization_gap.cases(checks.VISIBLE)}
+    memorised_gap = lambda h: gaps.get(tuple(h.val_acc), 0.0)  # noqa: E731
+    assert judged_apart(checks.generalization_gap, memorised_gap, checks.VISIBLE) == ("passed", "")
+    for secret in SECRETS:
+        assert judged_apart(checks.pick_best_lr, lambda hs: 1e-3, hidden_variant(secret))[0] == "failed"
+        assert judged_apart(checks.generalization_gap, memorised_gap, hidden_variant(secret))[0] == "failed"
 
 
-def test_not_implemented_passes_through():
+def test_not_attempted_and_crash():
     def todo(history):
         raise NotImplementedError
 
-    with pytest.raises(NotImplementedError):
-        checks.generalization_gap(todo)
+    for check in (checks.generalization_gap, checks.pick_best_lr):
+        with pytest.raises(NotImplementedError):
+            check(todo)
+        assert judged_apart(check, todo, hidden_variant(SECRETS[0]))[0] == "not attempted"
+    status, message = judged_apart(checks.generalization_gap, lambda h: h.test_acc[-1], checks.VISIBLE)
+    assert status == "failed" and message.startswith("your code raised AttributeError")
+
+
+def test_failure_messages_never_show_the_answer():
+    for variant in (checks.VISIBLE, hidden_variant(SECRETS[1])):
+        for case in checks.generalization_gap.cases(variant):
+            want = right_gap(run(case))
+            for wrong in (want + 0.5, -want, want * 100 if want else 0.3):
+                status, message = verdict_of(checks.generalization_gap, case, wrong)
+                assert status == "failed" and not shown(message, [want], besides=[len(case["val_acc"])]), message
+                assert "train_eval_acc[-1] - " not in message
+        for case in checks.pick_best_lr.cases(variant):
+            want = right_best({r["lr"]: lesson07._history(**r) for r in case["runs"]})
+            wrong = min(r["lr"] for r in case["runs"] if r["lr"] != want)
+            status, message = verdict_of(checks.pick_best_lr, case, wrong)
+            assert status == "failed" and "you picked" not in message and "max(" not in message
+            listed = [r["lr"] for r in case["runs"]]   # the message lists the runs' lrs, in the given order
+            assert not shown(message.replace(", ".join(f"{lr:g}" for lr in listed), ""), [want]), message
 
 
 def test_registry_knows_lesson_07():

@@ -1,12 +1,18 @@
-"""Checks of lesson 08: right answers pass (visible and hidden inputs), each usual mistake fails with its hint,
-and answers fitted to the visible inputs fail the hidden ones."""
+"""Checks of lesson 08: right answers pass the visible variant and hidden ones judged apart, each usual mistake
+fails with its message, answers fitted to the visible inputs fail the hidden ones, and no message shows the
+expected value or expression."""
+import re
+
+import numpy as np
 import pytest
 import torch
+from check_support import SECRETS, drawn_from_the_secret, judged_apart, shown, verdict_of
 
 from course_utils import checks, curvature
-
+from course_utils.checks import hidden_variant, lesson08
 
 # ----------------------------------------------------------------------------- 08.1
+
 
 def right_hvp(loss, params, vector):
     grads = torch.autograd.grad(loss, params, create_graph=True)
@@ -37,35 +43,68 @@ def flat_answer(loss, params, vector):
     return curvature.flatten(right_hvp(loss, params, vector))
 
 
-@pytest.mark.parametrize("hidden", [False, True])
-def test_right_hvps_pass(hidden, capsys):
-    checks.hessian_vector_product(right_hvp, hidden=hidden)
-    checks.hessian_vector_product(library_hvp, hidden=hidden)
-    assert capsys.readouterr().out.splitlines() == ["[check 08.1] hessian_vector_product: PASSED"] * 2
+def meddling(loss, params, vector):
+    out = right_hvp(loss, params, vector)
+    with torch.no_grad():
+        params[0].add_(1.0)
+    return out
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (no_create_graph, "create_graph=True"),
-    (gradient_only, "Returning the gradient"),
-    (gradient_times_vector, "Returning the gradient"),
+def test_right_answers_pass_in_the_notebook(capsys):
+    checks.hessian_vector_product(right_hvp)
+    checks.hessian_vector_product(library_hvp)
+    checks.power_iteration(right_power)
+    checks.power_iteration(library_power)
+    checks.largest_stable_lr(lambda s, m: (2 + 2 * m) / s)
+    assert capsys.readouterr().out.splitlines() == (["[check 08.1] hessian_vector_product: PASSED"] * 2 +
+                                                    ["[check 08.2] power_iteration: PASSED"] * 2 +
+                                                    ["[check 08.3] largest_stable_lr: PASSED"])
+
+
+@pytest.mark.parametrize("secret", SECRETS)
+def test_right_answers_pass_hidden_variants_judged_apart(secret):
+    for check, answer in ((checks.hessian_vector_product, right_hvp), (checks.hessian_vector_product, library_hvp),
+                          (checks.power_iteration, right_power), (checks.power_iteration, library_power),
+                          (checks.largest_stable_lr, lambda s, m: (2 + 2 * m) / s),
+                          (checks.largest_stable_lr,
+                           lambda s, m: curvature.stability_threshold("sgd", 1.0, momentum=m).value / s)):
+        assert judged_apart(check, answer, hidden_variant(secret)) == ("passed", ""), check.name
+
+
+def test_hidden_inputs_depend_on_the_secret():
+    for check in (checks.hessian_vector_product, checks.power_iteration, checks.largest_stable_lr):
+        assert drawn_from_the_secret(check), check.name
+
+
+def test_the_visible_network_is_the_one_the_lesson_always_used():
+    case = checks.hessian_vector_product.cases(checks.VISIBLE)[2]
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2)).double()
+    assert all(np.allclose(p.detach().numpy(), q) for p, q in zip(model.parameters(), case["params"]))
+    x = torch.tensor(case["x"], dtype=torch.float64)
+    loss = torch.nn.functional.cross_entropy(model(x), torch.tensor(case["y"]))
+    assert torch.isclose(loss, lesson08._loss(case, lesson08._parameters(case)))
+
+
+HVP_MISTAKES = [
+    (no_create_graph, "create_graph"),
+    (gradient_only, "that is the gradient, a first derivative"),
+    (gradient_times_vector, "entry by entry"),
     (flat_answer, "one tensor per parameter"),
+    (meddling, "changed the parameters"),
+    (lambda loss, params, vector: [2 * t for t in right_hvp(loss, params, vector)], "Curvature without the matrix"),
+    (lambda loss, params, vector: [t.reshape(-1) for t in right_hvp(loss, params, vector)], "its parameter's shape"),
     (lambda loss, params, vector: None, "returned None"),
-])
-def test_wrong_hvps_fail_with_a_hint(wrong, hint):
+]
+
+
+@pytest.mark.parametrize("wrong, message", HVP_MISTAKES)
+def test_each_hvp_mistake_fails_with_its_message(wrong, message):
     with pytest.raises(AssertionError, match=r"\[check 08.1\] hessian_vector_product: FAILED") as info:
         checks.hessian_vector_product(wrong)
-    assert hint in str(info.value)
-
-
-def test_hvp_that_changes_the_parameters_fails():
-    def meddling(loss, params, vector):
-        out = right_hvp(loss, params, vector)
-        with torch.no_grad():
-            params[0].add_(1.0)
-        return out
-
-    with pytest.raises(AssertionError, match="changed the parameters"):
-        checks.hessian_vector_product(meddling)
+    assert message in str(info.value)
+    status, graded = judged_apart(checks.hessian_vector_product, wrong, hidden_variant(SECRETS[0]))
+    assert status == "failed" and message in graded
 
 
 # ----------------------------------------------------------------------------- 08.2
@@ -111,78 +150,121 @@ def twenty_iterations(hvp, dim):
     return float(v @ hvp(v))
 
 
-@pytest.mark.parametrize("hidden", [False, True])
-def test_right_power_iterations_pass(hidden, capsys):
-    checks.power_iteration(right_power, hidden=hidden)
-    checks.power_iteration(library_power, hidden=hidden)
-    assert capsys.readouterr().out.splitlines() == ["[check 08.2] power_iteration: PASSED"] * 2
-
-
-@pytest.mark.parametrize("wrong, hint", [
-    (start_from_ones, "Start from a random vector"),
-    (never_normalised, "normalise"),
-    (twenty_iterations, "keep iterating"),
+POWER_MISTAKES = [
+    (start_from_ones, "no part along the top direction"),
+    (never_normalised, "unit length"),
+    (twenty_iterations, "still on its way up"),
+    (lambda hvp, dim: 2 * right_power(hvp, dim), "not the largest eigenvalue"),
+    (lambda hvp, dim: right_power(lambda v: hvp(v[:-1]), dim), "hvp takes a vector of shape"),
     (lambda hvp, dim: [1.0, 2.0], "one number"),
     (lambda hvp, dim: None, "returned None"),
-])
-def test_wrong_power_iterations_fail_with_a_hint(wrong, hint):
+]
+
+
+@pytest.mark.parametrize("wrong, message", POWER_MISTAKES)
+def test_each_power_iteration_mistake_fails_with_its_message(wrong, message):
     with pytest.raises(AssertionError, match=r"\[check 08.2\] power_iteration: FAILED") as info:
         checks.power_iteration(wrong)
-    assert hint in str(info.value)
+    assert message in str(info.value)
+    for secret in SECRETS:
+        status, graded = judged_apart(checks.power_iteration, wrong, hidden_variant(secret))
+        assert status == "failed" and message in graded
 
 
 def test_power_iteration_fitted_to_the_visible_matrices_fails_the_hidden_ones():
-    def fitted(hvp, dim):  # looks the answer up by the matrix size
-        return {3: 5.0, 20: 1e5, 10: 0.01, 25: 10.0, 6: 3.0}.get(dim, 1.0)
+    answers = {len(c["A"]): float(np.linalg.eigvalsh(c["A"])[-1]) for c in checks.power_iteration.cases(checks.VISIBLE)}
 
-    checks.power_iteration(fitted)
-    with pytest.raises(AssertionError):
-        checks.power_iteration(fitted, hidden=True)
+    def fitted(hvp, dim):  # looks the answer up by the matrix size
+        return answers.get(dim, 1.0)
+
+    assert judged_apart(checks.power_iteration, fitted, checks.VISIBLE) == ("passed", "")
+    for secret in SECRETS:
+        assert judged_apart(checks.power_iteration, fitted, hidden_variant(secret))[0] == "failed"
 
 
 def test_the_trap_matrix_really_hides_its_top_direction_from_ones():
-    for hidden in (False, True):
-        what, A, lam = checks.lesson08._power_cases(hidden)[-1]
-        top = torch.linalg.eigh(torch.tensor(A)).eigenvectors[:, -1]
-        assert abs(float(top.sum())) < 1e-10 and "orthogonal to ones" in what
+    for variant in (checks.VISIBLE, hidden_variant(SECRETS[0])):
+        case = checks.power_iteration.cases(variant)[-1]
+        top = torch.linalg.eigh(torch.tensor(case["A"], dtype=torch.float64)).eigenvectors[:, -1]
+        assert abs(float(top.sum())) < 1e-10 and "orthogonal to ones" in case["what"]
 
 
 # ----------------------------------------------------------------------------- 08.3
 
-@pytest.mark.parametrize("hidden", [False, True])
-def test_right_stable_lr_passes(hidden, capsys):
-    checks.largest_stable_lr(lambda s, m: (2 + 2 * m) / s, hidden=hidden)
-    checks.largest_stable_lr(lambda s, m: curvature.stability_threshold("sgd", 1.0, momentum=m).value / s,
-                             hidden=hidden)
-    assert capsys.readouterr().out.splitlines() == ["[check 08.3] largest_stable_lr: PASSED"] * 2
+STABLE_LR_MISTAKES = [
+    (lambda s, m: 2 / s, "leaves the momentum out"),
+    (lambda s, m: 1 / s, "in one step"),
+    (lambda s, m: 2 / ((1 - m) * s), "steady-slope reasoning"),
+    (lambda s, m: (2 + 2 * m) * s, "upside down"),
+    (lambda s, m: (2 + m) / s, "Re-read the text of exercise 08.3"),
+    (lambda s, m: None, "returned None"),
+]
 
 
-@pytest.mark.parametrize("wrong", [
-    lambda s, m: 2 / s,                 # forgets momentum
-    lambda s, m: 1 / s,                 # the step that lands at the minimum, not the wall
-    lambda s, m: 2 / ((1 - m) * s),     # effective-lr reasoning
-    lambda s, m: (2 + 2 * m) * s,       # upside down
-])
-def test_wrong_stable_lrs_fail_with_a_hint(wrong):
+@pytest.mark.parametrize("wrong, message", STABLE_LR_MISTAKES)
+def test_each_stable_lr_mistake_fails_with_its_message(wrong, message):
     with pytest.raises(AssertionError, match=r"\[check 08.3\] largest_stable_lr: FAILED") as info:
         checks.largest_stable_lr(wrong)
-    assert "(2 + 2β)/λ_max" in str(info.value)
+    assert message in str(info.value)
+    for secret in SECRETS:
+        status, graded = judged_apart(checks.largest_stable_lr, wrong, hidden_variant(secret))
+        assert status == "failed" and message in graded
 
 
 def test_hard_coded_stable_lr_fails_the_hidden_variant():
-    table = {(100.0, 0.0): 0.02, (20.0, 0.9): 0.19, (1.5, 0.0): 2 / 1.5, (400.0, 0.5): 3 / 400}
-    fitted = lambda s, m: table.get((s, m), 0.01)
-    checks.largest_stable_lr(fitted)
-    with pytest.raises(AssertionError):
-        checks.largest_stable_lr(fitted, hidden=True)
+    table = {(c["sharpness"], c["momentum"]): (2 + 2 * c["momentum"]) / c["sharpness"]
+             for c in checks.largest_stable_lr.cases(checks.VISIBLE)}
+    fitted = lambda s, m: table.get((s, m), 0.01)  # noqa: E731
+    assert judged_apart(checks.largest_stable_lr, fitted, checks.VISIBLE) == ("passed", "")
+    for secret in SECRETS:
+        assert judged_apart(checks.largest_stable_lr, fitted, hidden_variant(secret))[0] == "failed"
 
 
-def test_not_implemented_passes_through_and_registry():
+# ----------------------------------------------------------------------------- all three
+
+def test_not_attempted_and_crash():
     def todo(*args):
         raise NotImplementedError
 
     for check in (checks.hessian_vector_product, checks.power_iteration, checks.largest_stable_lr):
         with pytest.raises(NotImplementedError):
             check(todo)
+        assert judged_apart(check, todo, hidden_variant(SECRETS[0]))[0] == "not attempted"
+    status, message = judged_apart(checks.hessian_vector_product, lambda loss, params, v: params[0] @ params[1],
+                                   checks.VISIBLE)
+    assert status == "failed" and message.startswith("your code raised")
     assert checks.REGISTRY["08.1"].points == 2 and checks.REGISTRY["08.2"].name == "power_iteration"
     assert checks.REGISTRY["08.3"].lesson == "08"
+
+
+def test_failure_messages_never_show_the_expected_value_or_expression():
+    expressions = ["create_graph=True)", "(g * v).sum()", "(2 + 2β)", "2 + 2", "λ_max is", "2/λ_max", "v @ w"]
+    for variant in (checks.VISIBLE, hidden_variant(SECRETS[1])):
+        for case in checks.power_iteration.cases(variant):
+            top = float(np.linalg.eigvalsh(case["A"])[-1])
+            for wrong in (0.5 * top, 2 * top, float("inf"), np.linalg.eigvalsh(case["A"])[-2]):
+                status, message = verdict_of(checks.power_iteration, case, {"value": wrong, "products": 7})
+                assert status == "failed" and not shown(message, [top], besides=[wrong, 7]), message
+                assert not any(e in message for e in expressions), message
+        for case in checks.largest_stable_lr.cases(variant):
+            want = (2 + 2 * case["momentum"]) / case["sharpness"]
+            for wrong, _ in STABLE_LR_MISTAKES[:5]:
+                got = wrong(case["sharpness"], case["momentum"])
+                status, message = verdict_of(checks.largest_stable_lr, case, got)
+                if not np.isclose(got, want):
+                    assert status == "failed" and not any(e in message for e in expressions), message
+                    assert not shown(re.sub(r"lesson \d\d", "", message), [want, 2 + 2 * case["momentum"]],
+                                     besides=[case["sharpness"], case["momentum"], got]), message
+        for case in checks.hessian_vector_product.cases(variant)[:3]:
+            hessian, gradient = lesson08._flat_hessian_and_gradient(case)
+            vector = torch.cat([torch.tensor(v, dtype=torch.float64).reshape(-1) for v in case["vector"]])
+            want = (hessian @ vector).numpy()
+            for wrong in (no_create_graph, gradient_only, gradient_times_vector, flat_answer):
+                (response,) = checks.hessian_vector_product.respond_all(wrong, [case])
+                status, message = checks.hessian_vector_product.verdict([case], [response])
+                if wrong is flat_answer and len(case["params"]) == 1:
+                    continue   # with one parameter, one flat tensor is the right answer
+                assert status == "failed" and not shown(message, want), message
+                assert not any(e in message for e in expressions), message
+    for check in (checks.hessian_vector_product, checks.power_iteration, checks.largest_stable_lr):
+        assert 2 <= len(check.hints) <= 4 and not any(e in h for e in expressions for h in check.hints)

@@ -7,7 +7,7 @@ Example (in a notebook, after the learner defined ``gd_step``):
     >>> checks.gd_step(gd_step)
     [check 01.1] gd_step: PASSED
 """
-from ._core import REGISTRY, VISIBLE, Check, CheckFailed, Variant, exercise, hidden_variant, hint
+from ._core import REGISTRY, VISIBLE, Check, CheckFailed, Variant, hidden_variant, hint
 from .lesson01 import gd_step, run_gd
 from .lesson02 import best_lr, max_stable_lr
 from .lesson03 import train_sgd
@@ -17,7 +17,8 @@ from .lesson06 import smooth_losses, steepest_lr
 from .lesson07 import generalization_gap, pick_best_lr
 from .lesson08 import hessian_vector_product, largest_stable_lr, power_iteration
 
-__all__ = ["REGISTRY", "VISIBLE", "Check", "CheckFailed", "Variant", "exercise", "hidden_variant", "hint", "gd_step", "run_gd", "max_stable_lr", "best_lr", "train_sgd",
-           "momentum_sgd", "adam", "warmup_cosine_lr", "plateau_reductions", "smooth_losses", "steepest_lr",
+__all__ = ["REGISTRY", "VISIBLE", "Check", "CheckFailed", "Variant", "hidden_variant", "hint",
+           "gd_step", "run_gd", "max_stable_lr", "best_lr", "train_sgd", "momentum_sgd", "adam",
+           "warmup_cosine_lr", "plateau_reductions", "smooth_losses", "steepest_lr",
            "generalization_gap", "pick_best_lr",
            "hessian_vector_product", "power_iteration", "largest_stable_lr"]

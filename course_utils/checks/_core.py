@@ -295,17 +295,40 @@ def as_number(value: Any, what: str) -> float:
     return float(arr.reshape(-1)[0])
 
 
-def expect_close(actual: Any, expected: Any, *, what: str, hint: str, rtol: float = 1e-6, atol: float = 1e-9) -> None:
+def expect_close(actual: Any, expected: Any, *, what: str, hint: str, rtol: float = 1e-6, atol: float = 1e-9,
+                 mistakes: dict | None = None) -> None:
     """Fail unless ``actual`` has ``expected``'s shape and values within tolerance.
 
     The message names ``what`` was compared and the ``hint``, never the expected values.
+    ``mistakes`` maps a message to what a known mistake gives on the same input: a wrong answer that
+    matches one of them fails with ``"<what>: <message>"`` instead (a mistake that happens to give
+    the right answer on this input is skipped; when several give the answer, each is named).
+
+    Example:
+        >>> expect_close(3.0, 2.0, what="twice 1", hint="Double it.", mistakes={"that adds one.": 1.0 + 2.0})
+        Traceback (most recent call last):
+            ...
+        course_utils.checks._core.CheckFailed: twice 1: that adds one.
     """
     got = as_array(actual, what)
     want = np.asarray(expected, dtype=float)
+
+    def same(a, b):
+        return a.shape == b.shape and np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
+
+    if same(got, want):
+        return
+    named = []
+    for message, wrong in (mistakes or {}).items():
+        with np.errstate(all="ignore"):
+            wrong = np.asarray(wrong, dtype=float)
+        if same(got, wrong) and not same(wrong, want) and not any(message in m for m in named):
+            named.append(message)
+    if named:
+        raise CheckFailed(f"{what}: " + " Or: ".join(named))
     if got.shape != want.shape:
         raise CheckFailed(f"{what} has shape {got.shape}, which is not the shape asked for. {hint}")
-    if not np.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True):
-        raise CheckFailed(f"{what} is not right. {hint}")
+    raise CheckFailed(f"{what} is not right. {hint}")
 
 
 def close(a: float, b: float, *, rtol: float = 1e-6, atol: float = 0.0) -> bool:
@@ -313,35 +336,3 @@ def close(a: float, b: float, *, rtol: float = 1e-6, atol: float = 0.0) -> bool:
     if math.isnan(a) and math.isnan(b):
         return True
     return math.isclose(a, b, rel_tol=rtol, abs_tol=atol)
-
-
-# ------------------------------------------------------------------------- checks not yet split (legacy)
-
-def exercise(exercise_id: str, name: str, points: int = 1):
-    """Register a check written as one function ``check(answer, *, hidden)`` that runs wholly in the
-    learner's process. Transitional: such a check cannot be judged outside the kernel; port it to a
-    :class:`Check` subclass."""
-
-    def decorate(function):
-        class _Unsplit(Check):
-            kind = "implement"
-            hints = ("Re-read the exercise's text and the cells just above it.",)
-
-            def __call__(self, answer, *, hidden=False, secret=None):
-                tag = self.tag
-                try:
-                    function(answer, hidden=hidden)
-                except NotImplementedError:
-                    raise
-                except CheckFailed as failure:
-                    raise AssertionError(f"{tag}: FAILED: {failure}") from None
-                except Exception as err:  # noqa: BLE001
-                    raise AssertionError(f"{tag}: FAILED: your code raised {type(err).__name__}: {err}") from err
-                print(f"{tag}: PASSED")
-
-        check = _Unsplit()
-        check.id, check.name, check.points = exercise_id, name, points
-        check.__doc__ = function.__doc__
-        return register(check)
-
-    return decorate

@@ -1,4 +1,11 @@
-"""Checks for lesson 03, stochastic gradients in PyTorch."""
+"""Checks for lesson 03, stochastic gradients in PyTorch.
+
+The training loop is judged by what it leaves behind: the learner's process trains a fresh
+``nn.Linear`` on a regression problem built from the case (:func:`synthetic.make_linear_regression`,
+seeded) and returns the minibatch losses and the trained weights; the judge rebuilds the same
+problem and asks the weights to reach the noise floor of the data and to recover the true weights,
+with tolerances wide enough for any order of minibatches.
+"""
 from __future__ import annotations
 
 import math
@@ -6,63 +13,109 @@ import math
 import numpy as np
 
 from ..synthetic import make_linear_regression
-from ._core import as_array, expect, exercise
+from ._core import Check, as_array, expect, register
+
+W_TOLERANCE = 0.1   # largest error allowed on each recovered weight and on the bias
 
 
-def problem(hidden: bool = False):
-    """The regression problem and settings the lesson-03 loop check uses; ``hidden`` gives another."""
-    if hidden:
-        data = make_linear_regression(num_samples=400, num_features=4, noise_std=0.2, seed=2024)
-        return data, dict(lr=0.08, num_steps=500, batch_size=10)
-    data = make_linear_regression(num_samples=500, num_features=5, noise_std=0.3, seed=123)
-    return data, dict(lr=0.05, num_steps=600, batch_size=16)
-
-
-@exercise("03.1", "train_sgd", points=3)
-def train_sgd(train_sgd_fn, *, hidden: bool = False) -> None:
-    """Check ``train_sgd(model, X, y, lr, num_steps, batch_size)`` trains ``model`` with minibatch SGD.
-
-    The loop is judged by its result: the full-data mean squared error it reaches (close to the
-    noise level) and the weights and bias it recovers (close to the true ones), with tolerances
-    wide enough for any order of minibatches.
-    """
+def _start_model(case: dict):
+    """The untrained model of ``case``: ``nn.Linear`` initialised after ``torch.manual_seed(case['model_seed'])``."""
     import torch
 
-    data, settings = problem(hidden)
-    num_features = data.X.shape[1]
-    torch.manual_seed(0)
-    model = torch.nn.Linear(num_features, 1)
-    with torch.no_grad():
-        start_loss = float(((model(data.X).squeeze(-1) - data.y) ** 2).mean())
-    losses = train_sgd_fn(model, data.X, data.y, **settings)
+    torch.manual_seed(case["model_seed"])
+    return torch.nn.Linear(case["num_features"], 1)
 
-    expect(losses is not None, "train_sgd returned None: return the list of minibatch losses (one per step).")
-    losses = as_array(losses, "the returned losses").ravel()
-    expect(losses.size == settings["num_steps"],
-           f"train_sgd(..., num_steps={settings['num_steps']}) should return one loss per step "
-           f"({settings['num_steps']}), got {losses.size}. Append loss.item() once per step.")
-    with torch.no_grad():
-        final_loss = float(((model(data.X).squeeze(-1) - data.y) ** 2).mean())
-        weight = model.weight.detach().cpu().numpy().ravel()
-        bias = float(model.bias.detach().cpu())
-    noise = data.noise_std ** 2
-    accumulate = ("gradients add up from step to step unless you call optimizer.zero_grad() before "
-                  "loss.backward() in every step.")
-    expect(math.isfinite(final_loss) and np.all(np.isfinite(losses)), f"the loss became NaN or infinite: {accumulate}")
-    expect(final_loss < start_loss * 1.001,
-           f"the loss on all the data grew from {start_loss:.3g} to {final_loss:.3g}: {accumulate}")
-    expect(final_loss < start_loss * 0.999,
-           f"the model did not change (loss {start_loss:.3g} before and {final_loss:.3g} after): train the "
-           "`model` you are given, and call loss.backward() then optimizer.step() every step.")
-    expect(final_loss <= 1.5 * noise + 0.02,
-           f"after training, the mean squared error on all the data is {final_loss:.3g}, but the noise level is "
-           f"{noise:.3g}: the loop should get close to it. Use torch.optim.SGD(model.parameters(), lr=lr), and in "
-           "each step zero_grad(), compute the mean squared error on a random minibatch of batch_size rows, "
-           "backward(), step(). Note that model(X_batch) has shape (batch_size, 1): use .squeeze(-1) so it "
-           "lines up with y_batch.")
-    w_err = float(np.max(np.abs(weight - data.true_w.numpy())))
-    b_err = abs(bias - float(data.true_b))
-    expect(w_err < 0.1 and b_err < 0.1,
-           f"the recovered parameters are off from the true ones (largest weight error {w_err:.3g}, bias error "
-           f"{b_err:.3g}; tolerance 0.1). Check that the loss is the mean of (model(X_batch).squeeze(-1) - "
-           "y_batch) ** 2.")
+
+def _data(case: dict):
+    return make_linear_regression(num_samples=case["num_samples"], num_features=case["num_features"],
+                                  noise_std=case["noise_std"], seed=case["data_seed"])
+
+
+def _full_loss(data, weight: np.ndarray, bias: float) -> float:
+    """Mean squared error of the linear model (weight, bias) on all of ``data``, in float64."""
+    X, y = data.X.double().numpy(), data.y.double().numpy()
+    with np.errstate(all="ignore"):
+        return float(np.mean((X @ weight + bias - y) ** 2))
+
+
+class TrainSgd(Check):
+    id, name, points, kind = "03.1", "train_sgd", 3, "implement"
+    hints = (
+        "Each step has the same four parts, in the order the text of exercise 03.1 lists them: pick a "
+        "minibatch, clear the old gradients, compute the loss on the minibatch and its gradient, update.",
+        "torch adds each new gradient to what is already in .grad: unless the optimizer clears it every step, "
+        "old gradients keep pushing. And the model you are given is the one to train (the check reads its "
+        "weights afterwards).",
+        "Check the shapes in your loss: model(X_batch) is a column (batch_size, 1) while y_batch is (batch_size,); "
+        "subtracting one from the other broadcasts to a (batch_size, batch_size) matrix. Make them the same "
+        "shape before you subtract.",
+    )
+
+    def cases(self, variant):
+        if not variant.hidden:
+            return [dict(num_samples=500, num_features=5, noise_std=0.3, data_seed=123, model_seed=0, lr=0.05,
+                         num_steps=600, batch_size=16)]
+        rng = variant.rng(self.id, "problems")
+        return [dict(num_samples=int(rng.integers(400, 701)), num_features=int(rng.integers(2, 9)),
+                     noise_std=round(float(rng.uniform(0.1, 0.3)), 3), data_seed=int(rng.integers(2 ** 31)),
+                     model_seed=int(rng.integers(2 ** 31)), lr=round(float(rng.uniform(0.03, 0.08)), 4),
+                     num_steps=int(rng.integers(500, 701)), batch_size=int(rng.integers(10, 33)))
+                for _ in range(2)]
+
+    def respond(self, train_sgd, case):
+        data = _data(case)
+        model = _start_model(case)   # seeds torch's generator too: the minibatches are reproducible
+        settings = {k: case[k] for k in ("lr", "num_steps", "batch_size")}
+        losses = train_sgd(model, data.X, data.y, **settings)
+        return {"losses": losses, "weight": model.weight.detach().reshape(-1),
+                "bias": model.bias.detach().reshape(-1)}
+
+    def judge(self, case, value):
+        import torch
+
+        n = case["num_steps"]
+        expect(isinstance(value, dict), "train_sgd's answer could not be read.")
+        expect(value.get("losses") is not None,
+               "train_sgd returned None: return the list of minibatch losses (one per step).")
+        losses = as_array(value["losses"], "the returned losses").reshape(-1)
+        expect(losses.size == n, f"train_sgd(..., num_steps={n}) should return one loss per step, got "
+                                 f"{losses.size}. Record each step's minibatch loss as a number (loss.item()).")
+        weight = as_array(value.get("weight"), "the model's weight").reshape(-1)
+        bias = as_array(value.get("bias"), "the model's bias").reshape(-1)
+        expect(weight.size == case["num_features"] and bias.size == 1, "the model's shape changed: train the "
+               "`model` you are given, as it is.")
+        data = _data(case)
+        with torch.random.fork_rng(devices=[]):
+            start = _start_model(case)
+        w0, b0 = start.weight.detach().double().reshape(-1).numpy(), float(start.bias.detach())
+        start_loss, final_loss = _full_loss(data, w0, b0), _full_loss(data, weight, float(bias[0]))
+
+        accumulate = ("torch adds each backward() to the gradients already stored, so unless they are cleared "
+                      "before every step, old gradients keep pushing (see 'The optimizer' in lesson 03).")
+        expect(math.isfinite(final_loss) and np.all(np.isfinite(losses)),
+               f"the loss became NaN or infinite during training: {accumulate}")
+        expect(final_loss < start_loss * 1.001,
+               f"the loss on all the data grew during training (from {start_loss:.3g} to {final_loss:.3g}): "
+               f"{accumulate}")
+        expect(not np.allclose(weight, w0, rtol=0, atol=1e-12),
+               "the model you were given did not change: train that `model` (not a new one), and let the "
+               "optimizer update its parameters every step (see 'The optimizer' in lesson 03).")
+        true_w, true_b = data.true_w.double().numpy(), float(data.true_b)
+        if np.max(np.abs(weight)) < 0.2 * np.max(np.abs(true_w)):
+            expect(False, "the trained model hardly uses its inputs: it predicts about the same value for every "
+                          "row. Look at the shapes inside your loss: model(X_batch) is a column, y_batch is not, "
+                          "and subtracting them broadcasts to a matrix of every prediction minus every target.")
+        short = ("Check that every one of the num_steps steps updates the model, and that the loss is the mean "
+                 "squared error of the model's predictions against y on the same random rows.")
+        floor = 1.5 * data.noise_std ** 2 + 0.02
+        expect(final_loss <= floor,
+               f"after training, the mean squared error on all the data is {final_loss:.3g}, not yet down at the "
+               f"noise level of the data, which a working loop reaches in these steps. {short}")
+        w_err = float(np.max(np.abs(weight - true_w)))
+        b_err = abs(float(bias[0]) - true_b)
+        expect(w_err < W_TOLERANCE and b_err < W_TOLERANCE,
+               f"the loss on all the data is low, but the trained weights are not yet close to the ones that made "
+               f"the data, which a working loop recovers in these steps. {short}")
+
+
+train_sgd = register(TrainSgd())

@@ -1,8 +1,9 @@
 """Checks for lesson 08, curvature and the edge of stability.
 
-The inputs are small: tiny networks whose full Hessian ``torch.autograd.functional.hessian``
-gives exactly, and symmetric matrices with known eigenvalues hidden behind a
-matrix-vector function, so every check is instant and exact.
+The inputs are small: tiny networks (their weights, data and the vector given as plain numbers)
+whose full Hessian ``torch.autograd.functional.hessian`` gives exactly where the grade is decided,
+and symmetric matrices with known eigenvalues hidden behind a matrix-vector function, so every
+check is instant and exact.
 """
 from __future__ import annotations
 
@@ -10,103 +11,174 @@ import math
 
 import numpy as np
 import torch
-from torch import nn
-from torch.func import functional_call
 
-from ._core import CheckFailed, as_array, expect, expect_close, exercise
+from ..surfaces import make_bowl
+from ._core import Check, CheckFailed, as_array, as_number, expect, expect_close, register
 
 # ----------------------------------------------------------------------------- 08.1 Hessian-vector products
 
+_ACTIVATIONS = {"tanh": torch.tanh, "softplus": torch.nn.functional.softplus, "sigmoid": torch.sigmoid}
 
-def _network_case(seed: int, sizes, activation, loss: str):
-    """A tiny float64 network, data and loss; returns (build_loss, params, full Hessian as a flat matrix)."""
-    torch.manual_seed(seed)
-    layers = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), activation()]
-    model = nn.Sequential(*layers[:-1]).double()
+
+def _loss(case: dict, params: list) -> torch.Tensor:
+    """The case's loss as a function of its parameters: a bowl ½ wᵀAw, or a small network (weight, bias per
+    layer, ``case['activation']`` between layers) on the case's data with a squared or cross-entropy loss."""
+    if case["kind"] == "bowl":
+        w = params[0]
+        return 0.5 * w @ torch.tensor(case["A"], dtype=torch.float64) @ w
+    out = torch.tensor(case["x"], dtype=torch.float64)
+    layers = list(zip(params[0::2], params[1::2]))
+    for i, (weight, bias) in enumerate(layers):
+        out = out @ weight.T + bias
+        if i < len(layers) - 1:
+            out = _ACTIVATIONS[case["activation"]](out)
+    if case["loss"] == "cross_entropy":
+        return torch.nn.functional.cross_entropy(out, torch.tensor(case["y"]))
+    return 0.5 * ((out - torch.tensor(case["y"], dtype=torch.float64)) ** 2).sum(1).mean()
+
+
+def _parameters(case: dict) -> list:
+    return [torch.tensor(p, dtype=torch.float64) for p in case["params"]]
+
+
+def _network_case(what, sizes, activation, loss, params, x, y) -> dict:
+    return dict(what=what, kind="network", sizes=list(sizes), activation=activation, loss=loss,
+                params=[p.tolist() for p in params], x=x.tolist(), y=y.tolist())
+
+
+def _visible_network(seed: int, sizes, activation: str, loss: str, what: str) -> dict:
+    """The network lesson 08's check has always used: ``nn.Linear`` layers initialised after ``manual_seed(seed)``."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        layers = [torch.nn.Linear(a, b).double() for a, b in zip(sizes[:-1], sizes[1:])]
+    params = [p.detach() for layer in layers for p in (layer.weight, layer.bias)]
     g = torch.Generator().manual_seed(seed + 100)
     x = torch.randn(9, sizes[0], generator=g, dtype=torch.float64)
-    if loss == "cross_entropy":
-        y = torch.randint(0, sizes[-1], (9,), generator=g)
-        loss_fn = nn.functional.cross_entropy
-    else:
-        y = torch.randn(9, sizes[-1], generator=g, dtype=torch.float64)
-        loss_fn = lambda out, t: 0.5 * ((out - t) ** 2).sum(1).mean()
-    params = list(model.parameters())
-    names = [n for n, _ in model.named_parameters()]
+    y = (torch.randint(0, sizes[-1], (9,), generator=g) if loss == "cross_entropy"
+         else torch.randn(9, sizes[-1], generator=g, dtype=torch.float64))
+    return _network_case(what, sizes, activation, loss, params, x, y)
+
+
+def _drawn_network(rng: np.random.Generator) -> dict:
+    sizes = [int(rng.integers(2, 5))] + [int(k) for k in rng.integers(3, 7, size=int(rng.integers(1, 3)))] + \
+            [int(rng.integers(2, 5))]
+    activation = str(rng.choice(sorted(_ACTIVATIONS)))
+    loss = str(rng.choice(["cross_entropy", "squared"]))
+    params = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        params += [rng.normal(0, 1.2 / math.sqrt(a), size=(b, a)), rng.normal(0, 0.3, size=b)]
+    n = int(rng.integers(6, 13))
+    x = rng.normal(size=(n, sizes[0]))
+    y = rng.integers(0, sizes[-1], size=n) if loss == "cross_entropy" else rng.normal(size=(n, sizes[-1]))
+    what = f"a {'-'.join(map(str, sizes))} {activation} network with {loss.replace('_', '-')} loss"
+    return _network_case(what, sizes, activation, loss, params, x, y)
+
+
+def _bowl_case(what: str, A: np.ndarray) -> dict:
+    w = [0.7, -1.3][: A.shape[0]] + [0.5] * (A.shape[0] - 2)
+    return dict(what=what, kind="bowl", A=A.tolist(), params=[w])
+
+
+def _flat_hessian_and_gradient(case: dict):
+    params = _parameters(case)
     shapes = [p.shape for p in params]
+    sizes = [p.numel() for p in params]
 
     def loss_of_flat(flat):
-        pieces = torch.split(flat, [math.prod(s) for s in shapes])
-        return loss_fn(functional_call(model, {n: q.view(s) for n, q, s in zip(names, pieces, shapes)}, (x,)), y)
+        return _loss(case, [q.view(s) for q, s in zip(torch.split(flat, sizes), shapes)])
 
-    theta = torch.cat([p.detach().reshape(-1) for p in params])
+    theta = torch.cat([p.reshape(-1) for p in params])
     hessian = torch.autograd.functional.hessian(loss_of_flat, theta)
-    return (lambda: loss_fn(model(x), y)), params, hessian
+    gradient = torch.autograd.functional.jacobian(loss_of_flat, theta)
+    return hessian, gradient
 
 
-def _bowl_case(A):
-    w = torch.tensor([0.7, -1.3][: A.shape[0]] + [0.5] * (A.shape[0] - 2), dtype=torch.float64, requires_grad=True)
-    A = torch.as_tensor(A, dtype=torch.float64)
-    return (lambda: 0.5 * w @ A @ w), [w], A
+_GRAPH_ERRORS = ("does not require grad", "backward through the graph a second time")
 
 
-def _hvp_cases(hidden: bool):
-    from ..surfaces import make_bowl
+class HessianVectorProduct(Check):
+    id, name, points, kind = "08.1", "hessian_vector_product", 2, "implement"
+    hints = (
+        "H·v is a derivative of a derivative: the change of the gradient along the direction v. You never "
+        "need H itself.",
+        "torch.autograd.grad(loss, params) gives the gradient, but by default not one you can differentiate "
+        "again: its create_graph argument keeps the graph of that computation.",
+        "Reduce the gradient to one number that depends on v (the gradient, parameter by parameter, against "
+        "the vector, all summed), then differentiate that number with respect to params once more. Return one "
+        "tensor per parameter, shaped like it.",
+    )
 
-    if hidden:
-        return [("a bowl", *_bowl_case(make_bowl((0.3, 7.0), angle_deg=-40.0).A)),
-                ("a 2-5-4 tanh network with squared loss", *_network_case(11, (2, 5, 4), nn.Tanh, "squared")),
-                ("a 4-3-3-2 softplus network with cross-entropy", *_network_case(12, (4, 3, 3, 2), nn.Softplus,
-                                                                                  "cross_entropy"))]
-    return [("lesson 02's bowl", *_bowl_case(make_bowl((1.0, 10.0), angle_deg=30.0).A)),
-            ("a 3-4-2 tanh network with cross-entropy", *_network_case(1, (3, 4, 2), nn.Tanh, "cross_entropy"))]
+    def cases(self, variant):
+        if not variant.hidden:
+            problems = [_bowl_case("lesson 02's bowl", make_bowl((1.0, 10.0), angle_deg=30.0).A),
+                        _visible_network(1, (3, 4, 2), "tanh", "cross_entropy",
+                                         "a 3-4-2 tanh network with cross-entropy")]
+            out = []
+            for problem in problems:
+                g = torch.Generator().manual_seed(len(problem["what"]))
+                shapes = [torch.tensor(p).shape for p in problem["params"]]
+                out += [dict(problem, vector=[torch.randn(s, generator=g, dtype=torch.float64).tolist()
+                                              for s in shapes]) for _ in range(2)]
+            return out
+        rng = variant.rng(self.id, "problems")
+        bowl = make_bowl((float(rng.uniform(0.2, 2.0)), float(rng.uniform(4.0, 15.0))),
+                         angle_deg=float(rng.uniform(-80, 80))).A
+        problems = [_bowl_case("a bowl", bowl), _drawn_network(rng), _drawn_network(rng)]
+        return [dict(p, vector=[rng.normal(size=np.shape(q)).tolist() for q in p["params"]]) for p in problems]
 
+    def respond(self, hvp_fn, case):
+        params = [p.requires_grad_(True) for p in _parameters(case)]
+        vector = [torch.tensor(v, dtype=torch.float64) for v in case["vector"]]
+        try:
+            got = hvp_fn(_loss(case, params), params, vector)
+        except RuntimeError as err:
+            if any(text in str(err) for text in _GRAPH_ERRORS):
+                return {"graph_error": str(err).splitlines()[0][:300]}
+            raise
+        if torch.is_tensor(got):   # one tensor: right only when there is one parameter
+            got = [got]
+        return {"hvp": list(got) if isinstance(got, tuple) else got, "params_after": [p.detach() for p in params]}
 
-@exercise("08.1", "hessian_vector_product", points=2)
-def hessian_vector_product(hvp_fn, *, hidden: bool = False) -> None:
-    """Check ``hessian_vector_product(loss, params, vector)`` returns H·vector (a list like ``params``)."""
-    for what, build_loss, params, hessian in _hvp_cases(hidden):
-        g = torch.Generator().manual_seed(len(what))
-        for trial in range(2):
-            vector = [torch.randn(p.shape, generator=g, dtype=p.dtype) for p in params]
-            before = [p.detach().clone() for p in params]
-            try:
-                got = hvp_fn(build_loss(), params, vector)
-            except RuntimeError as err:
-                if "does not require grad" in str(err) or "backward through the graph a second time" in str(err):
-                    raise CheckFailed(
-                        f"on {what} torch said: {str(err).splitlines()[0]} The gradient must itself be "
-                        "differentiable: torch.autograd.grad(loss, params, create_graph=True), then differentiate "
-                        "the dot product of that gradient with the vector.") from None
-                raise
-            expect(all(torch.equal(p.detach(), b) for p, b in zip(params, before)),
-                   "hessian_vector_product changed the parameters; it should only read them.")
-            expect(got is not None, "hessian_vector_product returned None: return the list of tensors H·v.")
-            got = list(got) if isinstance(got, (list, tuple)) else [got]
-            expect(len(got) == len(params),
-                   f"on {what}: return one tensor per parameter ({len(params)}), got {len(got)}.")
-            flat = torch.cat([torch.as_tensor(t).detach().reshape(-1).double() for t in got])
-            want = hessian @ torch.cat([v.reshape(-1) for v in vector])
-            expect_close(flat, want, what=f"hessian_vector_product on {what}", rtol=1e-6, atol=1e-9,
-                         hint="Differentiate twice: grads = torch.autograd.grad(loss, params, create_graph=True); "
-                              "dot = sum((g * v).sum() for g, v in zip(grads, vector)); "
-                              "return torch.autograd.grad(dot, params). Returning the gradient, or gradient times "
-                              "vector entry by entry, is not H·v.")
+    def judge(self, case, value):
+        what = f"hessian_vector_product on {case['what']}"
+        expect(isinstance(value, dict), "hessian_vector_product's answer could not be read.")
+        if "graph_error" in value:
+            expect(False, f"{what}: torch said \"{value['graph_error']}\". The gradient itself has to be "
+                          "differentiable for a second derivative: look at create_graph in torch.autograd.grad.")
+        params = case["params"]
+        after = value.get("params_after")
+        expect(isinstance(after, list) and len(after) == len(params) and all(
+            np.array_equal(as_array(a, "a parameter after the call"), np.array(p)) for a, p in zip(after, params)),
+            "hessian_vector_product changed the parameters; it should only read them.")
+        got = value.get("hvp")
+        expect(got is not None, "hessian_vector_product returned None: return the list of tensors H·v.")
+        expect(isinstance(got, list) and len(got) == len(params) and not all(isinstance(x, (int, float)) for x in got),
+               f"{what}: return one tensor per parameter ({len(params)} of them, shaped like params), as a list.")
+        parts = [as_array(t, f"{what}, part {i}") for i, t in enumerate(got)]
+        for i, (part, p) in enumerate(zip(parts, params)):
+            expect(part.shape == np.shape(p), f"{what}: part {i} has shape {part.shape}; each part of H·v has its "
+                                              "parameter's shape.")
+        hessian, gradient = _flat_hessian_and_gradient(case)
+        vector = torch.cat([torch.tensor(v, dtype=torch.float64).reshape(-1) for v in case["vector"]])
+        flat = np.concatenate([part.reshape(-1) for part in parts])
+        expect_close(flat, (hessian @ vector).numpy(), what=what, rtol=1e-6, atol=1e-9, mistakes={
+            "that is the gradient, a first derivative; H·v is a second derivative, taken along v.": gradient.numpy(),
+            "that is the gradient times the vector, entry by entry; H·v mixes all the entries (a second "
+            "derivative along v).": (gradient * vector).numpy(),
+        }, hint="H·v is the derivative of the gradient along v: see 'Curvature without the matrix' in lesson 08.")
 
 
 # ----------------------------------------------------------------------------- 08.2 power iteration
 
 
-def _symmetric(seed: int, eigenvalues, *, orthogonal_to_ones_top: bool = False) -> np.ndarray:
+def _symmetric(rng: np.random.Generator, eigenvalues, *, orthogonal_to_ones_top: bool = False) -> np.ndarray:
     """A symmetric matrix with the given eigenvalues (the largest first) and random axes.
 
     With ``orthogonal_to_ones_top`` the top eigenvector is orthogonal to the all-ones vector, so a
     power iteration started from ones heads for the second eigenvalue instead.
     """
     n = len(eigenvalues)
-    m = np.random.default_rng(seed).normal(size=(n, n))
+    m = rng.normal(size=(n, n))
     if orthogonal_to_ones_top:
         ones = np.ones(n) / np.sqrt(n)
         m[:, 0] -= ones * (ones @ m[:, 0])
@@ -115,73 +187,143 @@ def _symmetric(seed: int, eigenvalues, *, orthogonal_to_ones_top: bool = False) 
     return 0.5 * (A + A.T)
 
 
-def _power_cases(hidden: bool):
-    """(description, matrix, λ_max) triples; the traps: a large and a tiny scale (overflow/underflow
-    without normalising), a small eigengap (too few iterations), a top eigenvector orthogonal to ones."""
-    if hidden:
-        specs = [("5x5, eigenvalues up to 3.7", 21, [3.7, 1.2, 0.9, 0.3, 0.1], False),
-                 ("40x40, λ_max 3e5, eigengap 8 %", 22, [3e5, 2.76e5] + list(np.linspace(1, 2e5, 38)), False),
-                 ("12x12, λ_max 0.004", 23, [0.004, 0.002] + list(np.linspace(1e-4, 1e-3, 10)), False),
-                 ("30x30, eigengap 2 %", 24, [6.0, 5.88] + list(np.linspace(0.1, 4.0, 28)), False),
-                 ("8x8, top direction orthogonal to ones", 25, [4.0, 2.5, 1.0, 0.8, 0.5, 0.4, 0.2, 0.1], True)]
-    else:
-        specs = [("3x3", 1, [5.0, 2.0, 1.0], False),
-                 ("20x20, λ_max 1e5, eigengap 10 %", 2, [1e5, 9e4] + list(np.linspace(1, 5e4, 18)), False),
-                 ("10x10, λ_max 0.01", 3, [0.01, 0.004] + list(np.linspace(1e-4, 2e-3, 8)), False),
-                 ("25x25, eigengap 3 %", 4, [10.0, 9.7] + list(np.linspace(0.5, 8.0, 23)), False),
-                 ("6x6, top direction orthogonal to ones", 5, [3.0, 2.0, 1.5, 1.0, 0.5, 0.2], True)]
-    return [(what, _symmetric(seed, ev, orthogonal_to_ones_top=trap), max(ev)) for what, seed, ev, trap in specs]
+def _spectrum(rng, dim, top, gap, *, below=0.999, crowd=0):
+    """``dim`` eigenvalues: ``top``, then ``top * (1 - gap)``, then ``crowd`` within 5 % below that, then the
+    rest spread below ``below`` times it."""
+    second = top * (1 - gap)
+    rest = np.concatenate([rng.uniform(0.95 * second, second, size=crowd),
+                           rng.uniform(0.01 * top, below * second, size=dim - 2 - crowd)])
+    return [top, second, *np.sort(rest)[::-1]]
 
 
-@exercise("08.2", "power_iteration", points=2)
-def power_iteration(power_iteration_fn, *, hidden: bool = False) -> None:
-    """Check ``power_iteration(hvp, dim)`` returns λ_max of the symmetric matrix behind ``hvp``."""
-    for what, A, lam_max in _power_cases(hidden):
-        matrix = torch.tensor(A)
+class PowerIteration(Check):
+    id, name, points, kind = "08.2", "power_iteration", 2, "implement"
+    hints = (
+        "Multiply a vector by H again and again: the direction with the largest eigenvalue grows fastest and "
+        "takes over. The Rayleigh quotient of the current unit vector estimates the eigenvalue.",
+        "Keep the vector at unit length after every product, or its length grows (or shrinks) like λ^k and "
+        "overflows (or underflows). Start from a random vector: a fixed one can have no part along the top "
+        "direction at all.",
+        "Stop when the estimate changes by less than tol relative to itself from one iteration to the next "
+        "(not after a fixed small number of iterations: when the two top eigenvalues are close it takes "
+        "hundreds), and return the estimate as a number.",
+    )
+
+    def cases(self, variant):
+        if not variant.hidden:
+            seeded = np.random.default_rng
+            specs = [("a 3x3 matrix", seeded(1), [5.0, 2.0, 1.0], False),
+                     ("a 20x20 matrix with a large scale", seeded(2),
+                      [1e5, 9e4] + list(np.linspace(1, 5e4, 18)), False),
+                     ("a 10x10 matrix with a tiny scale", seeded(3),
+                      [0.01, 0.004] + list(np.linspace(1e-4, 2e-3, 8)), False),
+                     ("a 25x25 matrix with a small eigengap", seeded(4),
+                      [10.0, 9.7] + list(np.linspace(0.5, 8.0, 23)), False),
+                     ("a 6x6 matrix whose top direction is orthogonal to ones", seeded(5),
+                      [3.0, 2.0, 1.5, 1.0, 0.5, 0.2], True)]
+        else:
+            rng = variant.rng(self.id, "matrices")
+            small, large, tiny, close, trap = (int(rng.integers(lo, hi)) for lo, hi in
+                                               ((3, 7), (15, 41), (8, 16), (20, 36), (6, 11)))
+            specs = [(f"a {small}x{small} matrix", rng,
+                      _spectrum(rng, small, rng.uniform(0.5, 8.0), rng.uniform(0.2, 0.6)), False),
+                     (f"a {large}x{large} matrix with a large scale", rng,
+                      _spectrum(rng, large, 10 ** rng.uniform(5, 7), rng.uniform(0.04, 0.08)), False),
+                     (f"a {tiny}x{tiny} matrix with a tiny scale", rng,
+                      _spectrum(rng, tiny, 10 ** rng.uniform(-3.5, -2), rng.uniform(0.3, 0.6)), False),
+                     (f"a {close}x{close} matrix with a small eigengap", rng,
+                      _spectrum(rng, close, rng.uniform(3.0, 12.0), rng.uniform(0.01, 0.02), crowd=4), False),
+                     # the rest well below the second eigenvalue: a start with no part along the top direction
+                     # settles on the second before rounding errors let the top one grow back
+                     (f"a {trap}x{trap} matrix whose top direction is orthogonal to ones", rng,
+                      _spectrum(rng, trap, rng.uniform(1.0, 6.0), rng.uniform(0.15, 0.3), below=0.6), True)]
+        return [{"what": what, "A": _symmetric(gen, ev, orthogonal_to_ones_top=t).tolist()}
+                for what, gen, ev, t in specs]
+
+    def respond(self, power_iteration_fn, case):
+        matrix = torch.tensor(case["A"], dtype=torch.float64)
         calls = [0]
 
         def hvp(v):
             calls[0] += 1
             v = torch.as_tensor(v, dtype=torch.float64)
             if v.shape != (matrix.shape[0],):
-                raise CheckFailed(f"hvp takes a vector of shape ({matrix.shape[0]},), got {tuple(v.shape)}.")
+                raise CheckFailed(f"hvp takes a vector of shape (dim,) = ({matrix.shape[0]},), got {tuple(v.shape)}.")
             return matrix @ v
 
-        got = power_iteration_fn(hvp, matrix.shape[0])
-        expect(got is not None, "power_iteration returned None: return the estimate of λ_max (a number).")
-        value = as_array(got, "power_iteration(hvp, dim)")
-        expect(value.size == 1, f"power_iteration should return one number, got an array of shape {value.shape}.")
-        value = float(value.reshape(()))
-        expect(math.isfinite(value),
-               f"on a {what} matrix power_iteration returned {value}: normalise v after every product "
-               "(v = w / w.norm()), or it overflows (large λ) or underflows (small λ).")
-        expect(math.isclose(value, lam_max, rel_tol=1e-3),
-               f"on a {what} matrix power_iteration returned {value:.6g}, but λ_max is {lam_max:.6g}. "
-               "Start from a random vector (a fixed one such as all ones can be orthogonal to the top "
-               "direction), normalise after each product, estimate λ by the Rayleigh quotient v·(Hv), and keep "
-               "iterating until it changes by less than tol relative to itself (a small eigengap needs "
-               "hundreds of iterations).")
+        return {"value": power_iteration_fn(hvp, matrix.shape[0]), "products": calls[0]}
+
+    def judge(self, case, value):
+        what = f"power_iteration on {case['what']}"
+        expect(isinstance(value, dict), "power_iteration's answer could not be read.")
+        expect(value.get("value") is not None, "power_iteration returned None: return the estimate of λ_max "
+                                               "(a number).")
+        got = as_array(value["value"], what)
+        expect(got.size == 1, f"power_iteration should return one number, got an array of shape {got.shape}.")
+        got = float(got.reshape(()))
+        eigenvalues = np.linalg.eigvalsh(np.array(case["A"]))
+        top, second = eigenvalues[-1], eigenvalues[-2]
+        if math.isclose(got, top, rel_tol=1e-3):
+            return
+        products = as_number(value.get("products", 0), "the number of products")
+        expect(math.isfinite(got) and got != 0,
+               f"{what} returned {got}: keep the vector at unit length after every product, or it overflows "
+               "(large eigenvalues) or underflows (small ones).")
+        expect(not math.isclose(got, second, rel_tol=1e-4),
+               f"{what}: your estimate converged, but to another eigenvalue than the largest: the start vector "
+               "had no part along the top direction (a fixed start such as all ones can be orthogonal to it).")
+        expect(not (eigenvalues[0] < got < top),
+               f"{what}: after {products:g} products your estimate is still on its way up. Stop by the relative "
+               "change of the estimate (tol), not after a fixed number of iterations: when the two top "
+               "eigenvalues are close, it takes hundreds.")
+        expect(False, f"{what} returned {got:.6g}, which is not the largest eigenvalue. The Rayleigh quotient "
+                      "v·(Hv) of a unit vector v is the estimate (see 'Power iteration' in lesson 08).")
 
 
 # ----------------------------------------------------------------------------- 08.3 largest stable learning rate
 
 
-def _lr_cases(hidden: bool):
-    if hidden:
-        return [(250.0, 0.0), (3.5, 0.5), (48.0, 0.95), (0.8, 0.0), (1200.0, 0.9)]
-    return [(100.0, 0.0), (20.0, 0.9), (1.5, 0.0), (400.0, 0.5)]
+class LargestStableLr(Check):
+    id, name, points, kind = "08.3", "largest_stable_lr", 1, "implement"
+    hints = (
+        "On a bowl, the sharpness is the largest eigenvalue of the Hessian, and the steepest direction is the "
+        "first to become unstable as the learning rate grows (lesson 02).",
+        "Momentum changes where that wall is: lesson 04's stability region for heavy-ball momentum, and the "
+        "text of exercise 08.3, say how far it moves.",
+        "The wall is a bound on the product lr · sharpness that grows with the momentum; divide it by the "
+        "sharpness. With momentum 0 it must give lesson 02's edge of stability.",
+    )
+
+    def cases(self, variant):
+        if not variant.hidden:
+            pairs = [(100.0, 0.0), (20.0, 0.9), (1.5, 0.0), (400.0, 0.5)]
+        else:
+            rng = variant.rng(self.id, "pairs")
+            momenta = [0.0, rng.uniform(0.3, 0.6), rng.uniform(0.85, 0.98), rng.uniform(0.1, 0.9), 0.0]
+            pairs = [(float(f"{10 ** rng.uniform(-0.5, 3.5):.4g}"), round(float(m), 3)) for m in momenta]
+        return [{"sharpness": s, "momentum": m} for s, m in pairs]
+
+    def respond(self, largest_stable_lr_fn, case):
+        return largest_stable_lr_fn(case["sharpness"], case["momentum"])
+
+    def judge(self, case, value):
+        sharp, momentum = case["sharpness"], case["momentum"]
+        what = f"largest_stable_lr({sharp:g}, momentum={momentum:g})"
+        expect(value is not None, "largest_stable_lr returned None: return the learning rate (a number).")
+        got = as_array(value, what)
+        expect(got.size == 1, f"largest_stable_lr should return one number, got shape {got.shape}.")
+        expect_close(got.reshape(()), (2 + 2 * momentum) / sharp, what=what, rtol=1e-9, mistakes={
+            "that leaves the momentum out: with heavy-ball momentum the wall moves (lesson 04's stability "
+            "region).": 2 / sharp,
+            "that learning rate takes the steepest direction to the minimum in one step; the edge of stability "
+            "is further out, where the oscillation stops shrinking (lesson 02).": 1 / sharp,
+            "that is the steady-slope reasoning (momentum multiplies the step on a constant gradient), which "
+            "does not decide stability: the oscillation along the steepest direction does (lesson 04's "
+            "stability region).": 2 / ((1 - momentum) * sharp),
+            "that is upside down: a sharper bowl allows a smaller learning rate.": (2 + 2 * momentum) * sharp,
+        }, hint="Re-read the text of exercise 08.3 and 'The stability region, measured' in lesson 04.")
 
 
-@exercise("08.3", "largest_stable_lr", points=1)
-def largest_stable_lr(largest_stable_lr_fn, *, hidden: bool = False) -> None:
-    """Check ``largest_stable_lr(sharpness, momentum)`` returns (2 + 2·momentum) / sharpness."""
-    for sharp, momentum in _lr_cases(hidden):
-        got = largest_stable_lr_fn(sharp, momentum)
-        expect(got is not None, "largest_stable_lr returned None: return the learning rate (a number).")
-        value = as_array(got, "largest_stable_lr")
-        expect(value.size == 1, f"largest_stable_lr should return one number, got shape {value.shape}.")
-        expect_close(value.reshape(()), (2 + 2 * momentum) / sharp,
-                     what=f"largest_stable_lr({sharp:g}, momentum={momentum:g})", rtol=1e-9,
-                     hint="Without momentum, GD on a bowl is stable iff lr < 2/λ_max. Heavy-ball momentum β "
-                          "(lesson 04) moves the wall to lr·λ_max < 2 + 2β, so lr < (2 + 2β)/λ_max, "
-                          "not 2/((1 − β)·λ_max).")
+hessian_vector_product = register(HessianVectorProduct())
+power_iteration = register(PowerIteration())
+largest_stable_lr = register(LargestStableLr())
