@@ -57,8 +57,8 @@ def plot_best_lr(sizes, best, *, ax=None, label: str = "measured", colour=None, 
                  xlabel: str = "batch size B", title: str = ""):
     """The best lr against a size on log-log axes: every seed a small dot, their geometric mean a line.
 
-    ``best`` is (sizes, S); ``lines`` ({label: (sizes,) values}) adds dashed reference curves (a rule's
-    prediction, a fitted model), drawn at exactly the values given.
+    ``best`` is (sizes, S); ``lines`` ({label: (sizes,) values}) adds reference curves in the same colour
+    (a rule's prediction, a fitted model: dashed, dotted, ...), drawn at exactly the values given.
     """
     ax = _axes(ax)
     sizes = np.asarray(sizes, dtype=float)
@@ -67,7 +67,7 @@ def plot_best_lr(sizes, best, *, ax=None, label: str = "measured", colour=None, 
     for column in best.T:
         ax.plot(sizes, column, ".", ms=4, alpha=0.5, color=line.get_color())
     for (name, values), style in zip((lines or {}).items(), ("--", ":", "-.", (0, (5, 1)))):
-        ax.plot(sizes, values, linestyle=style, lw=1.3, label=name)
+        ax.plot(sizes, values, linestyle=style, lw=1.3, color=line.get_color(), label=name)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set(xlabel=xlabel, ylabel="best learning rate", title=title)
@@ -100,11 +100,14 @@ def plot_steps_to_target(batch_sizes, steps, *, model=None, model_label: str = "
     return ax
 
 
-def plot_noise_scale_path(loss, b_simple, *, ax=None, label: str = "", title: str = "", xlabel: str = "loss"):
-    """B_simple against the loss along a run (the loss falls from right to left as training goes on)."""
+def plot_noise_scale_path(loss, b_simple, *, ax=None, label: str = "", title: str = "", xlabel: str = "loss",
+                          log_loss: bool = False):
+    """B_simple against the loss along a run, training going from left to right (the loss axis is reversed);
+    ``log_loss`` puts the loss on a log scale (for losses spanning decades)."""
     ax = _axes(ax)
     ax.plot(loss, b_simple, "o-", ms=4, label=label or None)
-    ax.set_xscale("log")
+    if log_loss:
+        ax.set_xscale("log")
     ax.set_yscale("log")
     ax.invert_xaxis()
     ax.set(xlabel=xlabel, ylabel="gradient noise scale B_simple", title=title)
