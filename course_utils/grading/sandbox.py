@@ -34,7 +34,7 @@ import secrets
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]   # the course_utils the grader runs: what the kernel imports
@@ -72,7 +72,6 @@ class Isolation:
     detail: str
     drop_uid: bool = False      # as root: run the kernel as a fresh uid of its own (setpriv in the sandbox)
     user_namespace: bool = False
-    warnings: tuple = field(default=())
 
     @property
     def isolated(self) -> bool:
@@ -88,8 +87,10 @@ class Isolation:
             return sys.executable
         return str(Path(os.path.realpath(sys.prefix)) / "bin" / Path(sys.executable).name)
 
-    def command(self, argv: list[str], scratch: Path, limits: Limits, uid: int | None = None) -> list[str]:
-        """``argv`` (the kernel's command, starting with :meth:`python`) wrapped in this isolation."""
+    def command(self, argv: list[str], scratch: Path, limits: Limits, uid: int | None = None,
+                gpu: bool = False) -> list[str]:
+        """``argv`` (the kernel's command, starting with :meth:`python`) wrapped in this isolation; with
+        ``gpu`` (``--mode gpu``) the sandbox also shows the NVIDIA devices and ``/sys`` (read-only)."""
         argv = list(argv)
         prlimit = [_tool("prlimit"), *limits.prlimit(count_processes=uid is not None), "--"] if _tool("prlimit") else []
         if self.method == "none":
@@ -105,6 +106,10 @@ class Isolation:
             wrapper += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
                         "--cap-add", "CAP_SETPCAP"]
         wrapper += _views(scratch)
+        if gpu:
+            wrapper += ["--ro-bind-try", "/sys", "/sys"]
+            for device in sorted(Path("/dev").glob("nvidia*")):
+                wrapper += ["--dev-bind-try", str(device), str(device)]
         wrapper += ["--chdir", str(scratch), "--"]
         if self.drop_uid and uid is not None:
             wrapper += [_tool("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
@@ -128,7 +133,7 @@ def _readonly_sources() -> list[Path]:
         paths.append(Path(os.path.realpath(data_dir)))
     out = []
     for p in paths:
-        if not any(p == q or q in p.parents for q in out) and not str(p).startswith("/usr/"):
+        if not any(p == q or q in p.parents for q in out) and Path("/usr") not in (p, *p.parents):
             out = [q for q in out if p not in q.parents] + [p]
     return out
 

@@ -23,6 +23,7 @@ import time
 from . import sandbox
 
 GRADER_CELL_OUTPUT = 3_000_000   # bytes of output kept in one grader cell (the record is at most 1 MB)
+MAX_MESSAGE = 64 * 2**20         # bytes of one message from the kernel; a larger one cuts the kernel off
 
 
 def _die_with_parent() -> None:
@@ -52,10 +53,19 @@ def kernel_manager(job: dict, scratch, uid):
             cmd = [isolation.python()] + cmd[1:] + ["--IPKernelApp.parent_handle=0"]
             if uid is not None:   # written by this (root) process just now: the kernel's uid must read it
                 os.chown(self.connection_file, uid, uid)
-            return isolation.command(cmd, scratch, limits, uid)
+            return isolation.command(cmd, scratch, limits, uid, gpu=job["mode"] == "gpu")
 
+        def client(self, **kwargs):   # nbclient's client shares this context and its message-size limit
+            kwargs.setdefault("context", self.context)
+            return super().client(**kwargs)
+
+    import zmq
+    import zmq.asyncio
+
+    context = zmq.asyncio.Context()
+    context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)   # a kernel cannot make this process swallow a huge message
     km = SandboxedKernelManager(kernel_name="python3", transport="ipc", ip=str(scratch / "ipc"),
-                                connection_file=str(scratch / "connection.json"))
+                                connection_file=str(scratch / "connection.json"), context=context)
     km.kernel_spec.interrupt_mode = "message"   # a signal would stop at bwrap; ipykernel interrupts itself
     return km
 
@@ -141,6 +151,7 @@ def run_job(job: dict, send) -> dict:
         aborted = {"status": "error", "message": f"the notebook could not be run: {type(err).__name__}: {err}"}
     finally:
         _kill(process)
+        km.context.destroy(linger=0)
         if not sandbox.wait_until_empty(namespace):
             aborted = {"status": "error", "message": "processes of the submission were still running after its "
                        "kernel was killed"}
