@@ -257,6 +257,15 @@ def run_gd(grad_fn, w0, lr, num_steps):
 """,
 }
 
+READS_INSTRUCTOR = """
+import json as _json, pathlib as _pathlib, course_utils as _cu
+for _root in (_pathlib.Path(_cu.__file__).resolve().parents[1], _pathlib.Path(ROOT_LITERAL)):
+    for _path in sorted((_root / "notebooks" / "solutions").glob("01_*.ipynb")):
+        for _cell in _json.loads(_path.read_text())["cells"]:
+            if _cell.get("metadata", {}).get("course") == {"exercise": "01.1", "role": "solution"}:
+                exec("".join(_cell["source"]))   # the instructor's gd_step in place of the wrong one
+"""
+
 DETACHED = '''
 import subprocess as _subprocess, sys as _sys, course_utils as _cu, pathlib as _pathlib
 _code = """
@@ -288,10 +297,8 @@ except OSError as _err:
 # exercises share a submission, to keep the number of kernels (each a couple of CPU seconds) down.
 HOSTILE = {
     # -- the record rewritten on its way out (issue 18): the kernel's stdout, an input transformer
-    "stdout_rewritten": dict(step=WRONG_STEP, run=WRONG_RUN, zero=("01.1", "01.2"),
-                             before_step=_stdout_rewriter({"01.1": VERDICT, "01.2": FORGED})),
-    "input_transformer": dict(step=WRONG_STEP, run=WRONG_RUN, zero=("01.1", "01.2"),
-                              before_step=_transformer({"01.1": VERDICT, "01.2": FORGED})),
+    "record_rewritten": dict(step=WRONG_STEP, run=WRONG_RUN, zero=("01.1", "01.2"),
+                             before_step=_stdout_rewriter({"01.1": VERDICT}) + _transformer({"01.2": FORGED})),
     # -- reaching for expected values: frames, a tracer that removes itself, conversions that look up
     "frames_and_array_conversion": dict(step=WRONG_STEP + TECHNIQUES["array_conversion"],
                                         run=WRONG_RUN + TECHNIQUES["frames"], zero=("01.1", "01.2")),
@@ -335,28 +342,18 @@ for _name in [n for n in _sys.modules if n.startswith("course_utils.checks")]:
 _sys.meta_path.insert(0, _Hook())
 _sys.path.insert(0, ".")
 """),
-    # -- reading the instructor notebooks (a sandbox that hides files is what stops it)
-    "reads_instructor_notebook": dict(step=WRONG_STEP, run=WRONG_RUN, zero=("01.1", "01.2"), needs="bwrap",
-                                      after_run="""
-import json as _json, pathlib as _pathlib, course_utils as _cu
-for _root in (_pathlib.Path(_cu.__file__).resolve().parents[1], _pathlib.Path(ROOT_LITERAL)):
-    for _path in sorted((_root / "notebooks" / "solutions").glob("01_*.ipynb")):
-        for _cell in _json.loads(_path.read_text())["cells"]:
-            if _cell.get("metadata", {}).get("course", {}).get("role") == "solution":
-                exec("".join(_cell["source"]))   # the instructor's gd_step and run_gd in place of the wrong ones
-"""),
-    # -- outliving the grader: a detached process that rewrites the report and edits the course's files
-    "detached_process": dict(run=WRONG_RUN, before_run=DETACHED, zero=("01.2",), passed=("01.1",), needs="bwrap"),
+    # -- reading the instructor notebooks; outliving the grader (a detached process that rewrites the report
+    # and edits the course's files): a sandbox that hides files and has its own PID namespace stops them
+    "escapes": dict(step=WRONG_STEP + READS_INSTRUCTOR, run=WRONG_RUN, before_run=DETACHED, zero=("01.1", "01.2"),
+                    needs="bwrap"),
     # -- the earlier eleven techniques (issue 13's grader, see EARLIER_ELEVEN), against this one
-    "replace_checks": dict(run=WRONG_RUN, zero=("01.2",), passed=("01.1",), before_run="""
+    "replace_checks_and_comparisons": dict(run=WRONG_RUN, zero=("01.2",), passed=("01.1",), before_run="""
 import course_utils.checks as _c
 from course_utils import checks
 for _n in list(_c.REGISTRY):                       # replace_with_setattr
     setattr(_c, _c.REGISTRY[_n].name, lambda *a, **k: print("run_gd: PASSED"))
     _c.REGISTRY[_n].verdict = lambda *a, **k: ("passed", "")
 checks.run_gd = lambda *a, **k: print("run_gd: PASSED")   # replace_by_assignment
-"""),
-    "replace_comparisons": dict(run=WRONG_RUN, zero=("01.2",), passed=("01.1",), before_run="""
 import course_utils.checks._core as core           # replace_check_helpers
 core.expect_close = lambda *a, **k: None
 core.expect = lambda *a, **k: None
@@ -412,21 +409,20 @@ def run_gd(grad_fn, w0, lr, num_steps):   # record_from_inside_the_check: right 
     return _mine(grad_fn, w0, lr, num_steps)
 """),
 }
-EARLIER_ELEVEN = {"replace_with_setattr": "replace_checks", "replace_by_assignment": "replace_checks",
-                  "replace_check_helpers": "replace_comparisons", "patch_numpy_during_the_check": "replace_comparisons",
+EARLIER_ELEVEN = {"replace_with_setattr": "replace_checks_and_comparisons",
+                  "replace_by_assignment": "replace_checks_and_comparisons",
+                  "replace_check_helpers": "replace_checks_and_comparisons",
+                  "patch_numpy_during_the_check": "replace_checks_and_comparisons",
                   "swap_sys_modules": "swap_sys_modules", "replace_grader_helpers": "replace_grader_helpers",
                   "redefine_exceptions": "builtins_rebound", "patch_print": "builtins_rebound",
                   "shadow_builtins": "builtins_rebound", "fake_records": "forged_record_lines",
                   "record_from_inside_the_check": "forged_record_lines"}
 # Forged records that are malformed: an error for their exercise, never a crash of the batch.
-MALFORMED = {
+MALFORMED = {   # (the other malformed records are refused in test_malformed_records_are_refused, without a kernel)
     "malformed_records": _transformer({
         "01.1": '{"id": eid, "answer": "defined", "responses": [], "seconds": "soon"}',   # a field of the wrong type
-        "01.2": '{"id": eid, "answer": "defined", "responses": "all of them"}'}),
-    "malformed_records_2": _transformer({
-        "01.1": '{"id": eid, "answer": "defined", "responses": [{"status": "ok", "value": '
-                '[[[[[[[[[[[[[[[0]]]]]]]]]]]]]]]}]}',
-        "01.2": '{"id": "01.1", "answer": "defined", "responses": []}'}),
+        "01.2": '{"id": eid, "answer": "defined", "responses": [{"status": "ok", "value": '
+                '[[[[[[[[[[[[[[[0]]]]]]]]]]]]]]]}]}'}),                                  # nested too deep
 }
 # The control: the same two routes over wrong work, one carrying right answers and one wrong ones. A
 # forged record is only an answer: the right one passes (so the route works, and that is all it achieves).
@@ -511,14 +507,13 @@ def batch(tmp_path_factory):
                  if k in PARTS}
         made[name] = tiny(tmp / f"{name}.ipynb", **parts)
 
-    add("wrong", run=WRONG_RUN)
-    add("cheat_and_missing", step=CHEATING_STEP, run=None)
-    add("crash", before_step="scale = 1 / 0   # a helper cell that crashes",
-        step="def gd_step(w, grad, lr):\n    return w - lr * scale * grad\n")
-    add("misnamed", run=GOOD_RUN.replace("def run_gd", "def run_gradient_descent"))
+    add("wrong_and_cheat", step=CHEATING_STEP, run=WRONG_RUN)
+    add("crash_and_missing", before_step="scale = 1 / 0   # a helper cell that crashes",
+        step="def gd_step(w, grad, lr):\n    return w - lr * scale * grad\n", run=None)
     add("01_stripped", metadata=False, check_cells=False)    # no metadata, no check cells: found by name
     add("exits", step="def gd_step(w, grad, lr):\n    raise SystemExit(0)\n", before_run="import os\nos._exit(1)")
-    add("probe", before_step=PROBE.replace("SECRET_LITERAL", repr(SECRET)), before_run='print("x" * 5_000_000)')
+    add("probe_and_misnamed", before_step=PROBE.replace("SECRET_LITERAL", repr(SECRET)),
+        before_run='print("x" * 5_000_000)', run=GOOD_RUN.replace("def run_gd", "def run_gradient_descent"))
     for name, parts in HOSTILE.items():
         add(name, **parts)
     for name, code in MALFORMED.items():
@@ -665,14 +660,14 @@ def test_nothing_outlives_the_grader_and_nothing_of_the_course_changes(batch):
     assert batch["report"]["submissions"]
     assert batch["package_unchanged"]
     assert batch["unchanged"]                       # nor any submitted file
-    assert re.search("could not edit the course: (PermissionError|OSError)", kept_text(batch, "detached_process"))
+    assert re.search("could not edit the course: (PermissionError|OSError)", kept_text(batch, "escapes"))
 
 
 @pytest.mark.slow
 def test_the_kernel_is_sandboxed(batch):
     if not ISOLATION.isolated:
         pytest.skip("no isolation on this machine")
-    line = next(x for x in kept_text(batch, "probe").splitlines() if x.startswith("PROBE "))
+    line = next(x for x in kept_text(batch, "probe_and_misnamed").splitlines() if x.startswith("PROBE "))
     facts = json.loads(line[len("PROBE "):])
     assert facts["network"] != "connected"
     assert facts["environment_has_secret"] is False and facts["secret_in_any_environ"] is False
@@ -696,7 +691,7 @@ def test_on_ci_as_root_grading_is_isolated_by_bubblewrap():
 def test_the_kernel_never_holds_an_expected_value(batch):
     # the hidden expected trajectories of run_gd, computed here: nowhere in the wrong submission's run
     cases = checks.run_gd.cases(hidden_variant(SECRET))
-    text = kept_text(batch, "wrong")
+    text = kept_text(batch, "wrong_and_cheat")
     for case in cases:
         A, w = np.array(case["A"]), np.array(case["w0"])
         for _ in range(case["num_steps"]):
@@ -711,37 +706,37 @@ def test_the_kernel_never_holds_an_expected_value(batch):
 
 @pytest.mark.slow
 def test_wrong_work_fails_with_its_hint(batch):
-    wrong = batch["by_name"]["wrong"]
-    assert statuses(wrong) == {"01.1": "passed", "01.2": "failed"}
+    wrong = batch["by_name"]["wrong_and_cheat"]
+    assert statuses(wrong) == {"01.1": "failed", "01.2": "failed"}
     assert wrong["exercises"][1]["message"].startswith("[check 01.2] run_gd: FAILED:")
     assert "Each row should be one step" in wrong["exercises"][1]["message"]
-    assert (wrong["points"], wrong["max_points"]) == (1, 3)
+    assert (wrong["points"], wrong["max_points"]) == (0, 3)
 
 
 @pytest.mark.slow
 def test_hidden_inputs_catch_an_answer_fitted_to_the_visible_ones(batch):
     cheat = lambda w, grad, lr: w - lr * grad if abs(w[0]) in (1.0, 0.3) else w   # noqa: E731
-    assert checks.gd_step.grade(cheat)[0] == "passed"                              # the visible inputs
-    assert statuses(batch["by_name"]["cheat_and_missing"])["01.1"] == "failed"     # the secret's
+    assert checks.gd_step.grade(cheat)[0] == "passed"                           # the visible inputs
+    assert statuses(batch["by_name"]["wrong_and_cheat"])["01.1"] == "failed"     # the secret's
     assert batch["report"]["hidden"] is True and batch["report"]["secret"] == "environment"
 
 
 @pytest.mark.slow
 def test_broken_submissions_get_a_clear_status(batch):
     by = batch["by_name"]
-    crash = by["crash"]["exercises"][0]
-    assert crash["status"] == "error" and "ZeroDivisionError" in crash["message"]
-    assert statuses(by["cheat_and_missing"])["01.2"] == "missing"
+    crash = by["crash_and_missing"]["exercises"]
+    assert crash[0]["status"] == "error" and "ZeroDivisionError" in crash[0]["message"]
+    assert crash[1]["status"] == "missing" and "no solution cell" in crash[1]["message"]
     stripped = by["01_stripped"]
     assert set(statuses(stripped).values()) == {"passed"} and stripped["lesson"] == "01"
-    misnamed = by["misnamed"]["exercises"][1]
-    assert misnamed["status"] == "error" and "run_gd is not defined" in misnamed["message"]
+    misnamed = by["probe_and_misnamed"]["exercises"]
+    assert misnamed[0]["status"] == "passed"
+    assert misnamed[1]["status"] == "error" and "run_gd is not defined" in misnamed[1]["message"]
     exits = by["exits"]["exercises"]
     assert exits[0]["status"] == "error" and "SystemExit" in exits[0]["message"]
     assert exits[1]["status"] == "error" and "kernel died" in exits[1]["message"]
-    probe = kept_text(batch, "probe")
+    probe = kept_text(batch, "probe_and_misnamed")
     assert "output truncated" in probe and len(probe) < 1_000_000
-    assert set(statuses(by["probe"]).values()) == {"passed"}
 
 
 @pytest.mark.slow
@@ -777,9 +772,9 @@ def test_hanging_cells_time_out_and_the_others_are_graded(tmp_path):
     stubborn = tiny(tmp_path / "stubborn.ipynb", before_run="import signal\nsignal.signal(signal.SIGINT, "
                     "signal.SIG_IGN)\nwhile True:\n    pass")
     start = time.perf_counter()
-    results = grading.grade([loop, stubborn], Settings(timeout=4, total_timeout=120), jobs=2)
+    results = grading.grade([loop, stubborn], Settings(timeout=2, total_timeout=120), jobs=2)
     by = {Path(r.path).stem: {e.id: e for e in r.exercises} for r in results}
-    assert by["loop"]["01.1"].status == "timeout" and "did not finish within 4 s" in by["loop"]["01.1"].message
+    assert by["loop"]["01.1"].status == "timeout" and "did not finish within 2 s" in by["loop"]["01.1"].message
     assert by["loop"]["01.2"].status == "passed"
     assert by["stubborn"]["01.1"].status == "passed" and by["stubborn"]["01.2"].status == "timeout"
     assert "ignored the interrupt" in by["stubborn"]["01.2"].message
@@ -1164,11 +1159,11 @@ def test_no_course_notebook_is_flagged_by_the_scan(path):
 
 @pytest.mark.slow
 def test_flags_are_for_review_only(batch):
-    flagged = batch["by_name"]["replace_checks"]
+    flagged = batch["by_name"]["replace_checks_and_comparisons"]
     assert flagged["flagged"] and "course_utils.checks.run_gd" in " ".join(f["reason"] for f in flagged["flags"])
     control = batch["by_name"]["control"]
     assert control["flagged"] and control["points"] == 3     # a flag changes no grade
-    assert not batch["by_name"]["01_instructor"]["flagged"] and not batch["by_name"]["wrong"]["flagged"]
+    assert not batch["by_name"]["01_instructor"]["flagged"] and not batch["by_name"]["wrong_and_cheat"]["flagged"]
 
 
 # --------------------------------------------------------------------------- nbval on a submission
