@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -57,7 +58,7 @@ class Worker:
     def __init__(self, env: dict | None = None):
         self.env, self.proc, self.answers = env if env is not None else worker_env(), None, None
         self.log = tempfile.NamedTemporaryFile(prefix="course-grade-worker-", suffix=".log", delete=False)
-        self.kernel_pid = self.namespace = None
+        self.kernel_pid = self.namespace = self.scratch = None
 
     def _start(self) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "course_utils.grading.worker"],
@@ -87,7 +88,7 @@ class Worker:
             self.proc = None
             return self.run(job, limit)
         deadline = time.monotonic() + limit
-        self.kernel_pid = self.namespace = None
+        self.kernel_pid = self.namespace = self.scratch = None
         while True:
             try:
                 answer = self.answers.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -99,7 +100,9 @@ class Worker:
                 self.kill()
                 return Outcome(None, aborted={"status": "error",
                                               "message": "the grader's worker stopped before the notebook ended"})
-            if "kernel_pid" in answer:
+            if "scratch" in answer:
+                self.scratch = answer["scratch"]
+            elif "kernel_pid" in answer:
                 self.kernel_pid, self.namespace = answer["kernel_pid"], answer.get("namespace")
             elif answer.get("done"):
                 return Outcome(answer.get("executed"), answer.get("timed_out", []), answer.get("completed", []),
@@ -115,6 +118,8 @@ class Worker:
                 pass
             _wait_gone(self.kernel_pid)
         sandbox.wait_until_empty(self.namespace)
+        if self.scratch:   # the worker did not live to remove the kernel's scratch folder
+            shutil.rmtree(self.scratch, ignore_errors=True)
         if self.proc is not None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)

@@ -86,6 +86,7 @@ def run_job(job: dict, send) -> dict:
     isolation = sandbox.Isolation(**job["isolation"])
     uid = sandbox.fresh_uid() if isolation.drop_uid else None
     scratch = sandbox.make_scratch(uid)
+    send({"scratch": str(scratch)})   # the grader removes it if it has to kill this worker
 
     class Client(NotebookClient):
         async def _async_handle_timeout(self, timeout, cell=None):
