@@ -24,6 +24,7 @@ import nbformat
 import pytest
 
 from course_utils import _course, cells, grading
+from course_utils.checks import Check
 
 ROOT = _course.checkout_root()
 LESSONS = ("01", "02")
@@ -146,6 +147,9 @@ def test_generate_assignment_gives_the_course_learner_version(nbgrader_course, l
 
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_autograde_agrees_with_course_grade(nbgrader_course, lesson, tmp_path):
+    if any(type(c).cases is Check.cases for c in grading.lesson_checks(lesson)):
+        pytest.skip(f"lesson {lesson}'s checks are not split into cases/respond/judge yet: course-grade "
+                    "cannot judge them outside the kernel")
     name = nbgrader_course["names"][lesson]
     submitted = nbgrader_course["root"] / "submitted" / "alice" / f"lesson{lesson}" / f"{name}.ipynb"
     [result] = grading.grade([submitted], grading.Settings())

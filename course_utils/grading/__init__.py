@@ -1,17 +1,20 @@
-"""Grade submitted notebooks exercise by exercise, with the course's own checks.
+"""Grade submitted notebooks exercise by exercise, with the course's own checks, judged outside the
+learner's code.
 
 The grader, one concept per module:
 
-* :mod:`.submission` -- reading a submission, finding its lesson and the instructor's checks, and
-  building the notebook to run (the course's checks in place of the submission's);
-* :mod:`.integrity` -- tampering: what the submission's code does to the course, the grader or
-  the interpreter, found in its source and in the interpreter's fingerprints;
-* :mod:`.kernel_side` -- the only part that runs inside the submission's kernel: the baseline
-  fingerprint and each check, run from a verified private copy of the package;
+* :mod:`.submission` -- reading a submission, finding its lesson and exercises, and building the
+  notebook to run (a grader cell after each solution cell, in place of the submission's checks);
+* :mod:`.kernel_side` -- the only part that runs inside the submission's kernel: answer an
+  exercise's cases with the learner's code and print them as one plain-data record;
+* :mod:`.sandbox` -- what the kernel may see, write, start and use (bubblewrap, else unshare);
 * :mod:`.execute` and :mod:`.worker` -- the worker process that owns the kernels, and its client;
-* :mod:`.judge` -- each exercise's status from its check's record, read outside the kernel;
+* :mod:`.records` and :mod:`.judge` -- each exercise's status: its record read and validated, and
+  the check's verdict, in the grader's process;
+* :mod:`.integrity` -- a second line: code worth a human look, flagged (no grade depends on it);
+* :mod:`.results`, :mod:`.report` and :mod:`.cli` -- typed results, the table, the JSON/CSV
+  reports and the command line;
 * :mod:`.grader` -- grading one submission and many in parallel;
-* :mod:`.report` and :mod:`.cli` -- the table, the JSON/CSV reports and the command line;
 * :mod:`.throughput` -- how many submissions a machine grades per hour (a benchmark command).
 
 Example:
@@ -19,16 +22,23 @@ Example:
     >>> results = grading.grade(["alice.ipynb"], grading.Settings(hidden=True))   # doctest: +SKIP
     >>> print(grading.format_table(results))                                       # doctest: +SKIP
 """
-from .cli import main
-from .grader import Settings, default_solutions, grade, grade_submission
-from .integrity import Flag, scan
-from .judge import STATUSES, ExerciseResult, SubmissionResult
-from .report import _COLUMNS, exit_status, format_table, rows, write_report
-from .submission import (CourseCheck, SubmissionProblem, build_graded, course_checks, detect_lesson,
-                         instructor_notebook, read_submission, registry as _registry, with_hidden)
-from ..cells import is_check_cell
+import importlib
 
-__all__ = ["main", "Settings", "grade", "grade_submission", "default_solutions", "Flag", "scan", "STATUSES",
-           "ExerciseResult", "SubmissionResult", "exit_status", "format_table", "rows", "write_report",
-           "CourseCheck", "SubmissionProblem", "build_graded", "course_checks", "detect_lesson",
-           "instructor_notebook", "read_submission", "with_hidden", "is_check_cell"]
+# Names are loaded on first use: the grader's cell in a learner's kernel imports .kernel_side only,
+# and must not pay for the grader's own modules.
+_WHERE = {"main": "cli", "Settings": "grader", "grade": "grader", "grade_submission": "grader", "Flag": "integrity",
+          "scan": "integrity", "exit_status": "report", "format_table": "report", "rows": "report",
+          "write_report": "report", "STATUSES": "results", "ExerciseResult": "results",
+          "SubmissionResult": "results", "SubmissionProblem": "submission", "build_graded": "submission",
+          "detect_lesson": "submission", "lesson_checks": "submission", "read_submission": "submission"}
+__all__ = list(_WHERE)
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

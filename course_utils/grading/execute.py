@@ -2,13 +2,14 @@
 
 :class:`Worker` starts ``python -m course_utils.grading.worker`` (see :mod:`.worker`), hands it
 one job at a time over a pipe and waits for the answer within a deadline; past it, the worker and
-its kernel are killed and a fresh worker is started for the next job.
+its kernel's sandbox are killed (and waited for) and a fresh worker is started for the next job.
 """
 from __future__ import annotations
 
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,8 +17,10 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .. import _course
+from . import sandbox
 
 
 @dataclass
@@ -28,33 +31,34 @@ class Outcome:
     timed_out: list = field(default_factory=list)
     completed: list = field(default_factory=list)
     aborted: dict | None = None
-    prologue_outputs: list = field(default_factory=list)
+    seconds: dict = field(default_factory=dict)   # graded cell index (as text) -> wall seconds, timed by the worker
+    cpu_seconds: float = 0.0                       # CPU time of the kernel and every process it started
 
 
-def kernel_env(mode: str, threads: int | None = None) -> dict:
-    """The environment of the worker and its kernels: ``COURSE_MODE``, no progress bars, and
-    ``threads`` threads for torch/OpenMP/BLAS (one kernel per core when grading in parallel)."""
-    env = dict(os.environ, COURSE_MODE=mode, COURSE_PROGRESS="0", MPLBACKEND="Agg",
-               PYDEVD_DISABLE_FILE_VALIDATION="1")
+SECRET_VARIABLE = "COURSE_GRADER_SECRET"
+
+
+def worker_env() -> dict:
+    """The worker's environment: the grader's without its secret, with the CIFAR-10 mini file of a
+    developer checkout (the CIFAR lessons run offline, as in the tests) and the course_utils this
+    grader runs first on the path. (Kernels get an environment built from scratch: :func:`.sandbox.kernel_env`.)"""
+    env = {k: v for k, v in os.environ.items() if k != SECRET_VARIABLE}
     shared_mini = _course.shared_mini_cifar()
-    if shared_mini is not None:  # a developer checkout: the CIFAR lessons run offline, as in the tests
+    if shared_mini is not None:
         env.setdefault("COURSE_MINI_CIFAR", str(shared_mini))
-    root = _course.checkout_root()
-    if root is not None:  # the worker and kernels import the course_utils this grader runs, not another one
-        env["PYTHONPATH"] = os.pathsep.join([str(root)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    if threads:
-        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            env[name] = str(threads)
+    package_parent = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join([package_parent] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep)
+                                                            if p and p != package_parent])
     return env
 
 
 class Worker:
     """A ``python -m course_utils.grading.worker`` process, restarted after a kill."""
 
-    def __init__(self, env: dict):
-        self.env, self.proc, self.answers = env, None, None
+    def __init__(self, env: dict | None = None):
+        self.env, self.proc, self.answers = env if env is not None else worker_env(), None, None
         self.log = tempfile.NamedTemporaryFile(prefix="course-grade-worker-", suffix=".log", delete=False)
-        self.kernel_pid = None
+        self.kernel_pid = self.namespace = self.scratch = None
 
     def _start(self) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "course_utils.grading.worker"],
@@ -84,7 +88,7 @@ class Worker:
             self.proc = None
             return self.run(job, limit)
         deadline = time.monotonic() + limit
-        self.kernel_pid = None
+        self.kernel_pid = self.namespace = self.scratch = None
         while True:
             try:
                 answer = self.answers.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -96,19 +100,26 @@ class Worker:
                 self.kill()
                 return Outcome(None, aborted={"status": "error",
                                               "message": "the grader's worker stopped before the notebook ended"})
-            if "kernel_pid" in answer:
-                self.kernel_pid = answer["kernel_pid"]
+            if "scratch" in answer:
+                self.scratch = answer["scratch"]
+            elif "kernel_pid" in answer:
+                self.kernel_pid, self.namespace = answer["kernel_pid"], answer.get("namespace")
             elif answer.get("done"):
                 return Outcome(answer.get("executed"), answer.get("timed_out", []), answer.get("completed", []),
-                               answer.get("aborted"), answer.get("prologue_outputs", []))
+                               answer.get("aborted"), answer.get("seconds", {}), answer.get("cpu_seconds", 0.0))
 
     def kill(self) -> None:
-        """Kill the worker and the kernel it started (which runs in a session of its own)."""
+        """Kill the worker and the kernel's sandbox it started (a session of its own), and wait until
+        the sandbox is gone."""
         if self.kernel_pid:
             try:
-                os.kill(int(self.kernel_pid), signal.SIGKILL)
+                os.killpg(int(self.kernel_pid), signal.SIGKILL)
             except (OSError, ValueError, TypeError):
                 pass
+            _wait_gone(self.kernel_pid)
+        sandbox.wait_until_empty(self.namespace)
+        if self.scratch:   # the worker did not live to remove the kernel's scratch folder
+            shutil.rmtree(self.scratch, ignore_errors=True)
         if self.proc is not None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
@@ -131,3 +142,17 @@ class Worker:
             os.unlink(self.log.name)
         except OSError:
             pass
+
+
+def _wait_gone(pid, limit: float = 10.0) -> None:
+    """Wait until process ``pid`` (the sandbox's first process, whose end ends every process in it) is
+    gone or a zombie; no learner process may be running when the report is written."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{int(pid)}/stat") as f:
+                if f.read().rpartition(")")[2].split()[0] in ("Z", "X"):
+                    return
+        except (OSError, ValueError, TypeError, IndexError):
+            return
+        time.sleep(0.02)

@@ -1,18 +1,23 @@
 """Grading one submission, and many in parallel.
 
-For each submission the grader
+For a run the grader
 
-1. copies it to a temporary folder (the submitted file is never opened for writing) and reads it;
-2. finds its lesson and the instructor's checks (:mod:`.submission`), and scans its code for
-   tampering (:mod:`.integrity`);
-3. runs it, with the course's checks in place of its own, in a fresh kernel started by a worker
-   process (:mod:`.execute`), in an empty folder of its own; cells after the last check are not
-   run (they cannot change a grade) unless ``run_all``;
-4. judges each exercise from the records the checks printed (:mod:`.judge`).
+1. finds the isolation this machine offers (:mod:`.sandbox`) and the variant of the checks: the
+   visible one, or with ``hidden`` one drawn from a secret only the grader holds;
+2. computes, in its own process, each exercise's cases (plain data), once per run;
+
+and for each submission it
+
+3. copies it to a temporary folder (the submitted file is never opened for writing), reads it,
+   finds its lesson and scans its code (:mod:`.integrity`: flags for review, never a grade);
+4. runs it, with a grader cell after each solution cell in place of its own check cells
+   (:mod:`.submission`), in a fresh sandboxed kernel started by a worker process (:mod:`.execute`);
+   cells after the last grader cell are not run (they cannot change a grade) unless ``run_all``;
+5. judges each exercise in its own process: the check's verdict on the cases and the responses
+   the kernel returned as plain data (:mod:`.judge`).
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -21,46 +26,86 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import _course
-from . import integrity, judge, submission
-from .execute import Worker, kernel_env
-from .judge import ExerciseResult, SubmissionResult
+from .. import plain
+from ..checks import VISIBLE, Check, hidden_variant
+from . import integrity, judge, sandbox, submission
+from .execute import Outcome, Worker
+from .results import ExerciseResult, SubmissionResult
 from .submission import SubmissionProblem
-
-
-def default_solutions() -> Path | None:
-    """The instructor notebooks of this checkout, or ``None`` for an installed package (they are not shipped)."""
-    root = _course.checkout_root()
-    return root / "notebooks" / "solutions" if root is not None else None
 
 
 @dataclass
 class Settings:
-    """How to grade: per-cell timeout and overall limit (s), output cap (bytes per cell), mode, hidden,
-    solutions folder, threads per kernel (default: the cores shared among the jobs), run_all."""
+    """How to grade: per-cell timeout and overall limit (s), output cap (bytes per cell), mode, hidden
+    (with the grader's ``secret``; a fresh random one per run when ``None``), threads per kernel
+    (default: the cores shared among the jobs), run_all, isolation (``auto``, ``bwrap``, ``unshare``,
+    ``none``) and the kernel's memory limit (MB)."""
 
     timeout: float = 300.0
     total_timeout: float = 1800.0
     max_output: int = 100_000
     mode: str = "fast"
     hidden: bool = False
-    solutions: Path | None = field(default_factory=default_solutions)
+    secret: bytes | None = None
     keep_executed: Path | None = None  # a folder: keep each executed notebook there, to see what ran
     threads: int | None = None
     run_all: bool = False
+    isolation: str = "auto"
+    memory_mb: int = 8192
+    secret_source: str = field(default="", repr=False)   # where the secret came from, for the report
 
 
-def grade_submission(path: str | Path, settings: Settings | None = None,
-                     worker: Worker | None = None) -> SubmissionResult:
+@dataclass
+class Run:
+    """What every submission of one run shares: the isolation, the variant and each exercise's cases."""
+
+    settings: Settings
+    isolation: sandbox.Isolation
+    variant: object
+    cases: dict = field(default_factory=dict)     # exercise id -> (cases, their JSON text) or an error message
+
+    @classmethod
+    def start(cls, settings: Settings) -> "Run":
+        isolation = sandbox.detect(settings.isolation)
+        variant = hidden_variant(settings.secret) if settings.hidden else VISIBLE
+        return cls(settings, isolation, variant)
+
+    def cases_of(self, check) -> tuple:
+        """``(cases, text)`` of ``check`` in this run's variant, or ``(None, why not)``; computed once."""
+        if check.id not in self.cases:
+            if type(check).cases is Check.cases:
+                self.cases[check.id] = (None, f"exercise {check.id}'s check is not split into cases, respond and "
+                                              "judge, so it cannot be judged outside the learner's kernel")
+            else:
+                try:
+                    cases = check.cases(self.variant)
+                    self.cases[check.id] = (cases, plain.dumps(plain.to_plain(cases)))
+                except Exception as err:  # noqa: BLE001 - a broken check must not stop the batch
+                    self.cases[check.id] = (None, f"the course's check could not build its cases "
+                                                  f"({type(err).__name__}: {err})")
+        return self.cases[check.id]
+
+    def job_settings(self, threads: int | None) -> dict:
+        limits = sandbox.Limits(memory_mb=self.settings.memory_mb,
+                                cpu_seconds=int(self.settings.total_timeout * max(1, threads or 1)) + 60)
+        return {"isolation": {"method": self.isolation.method, "detail": self.isolation.detail,
+                              "drop_uid": self.isolation.drop_uid, "user_namespace": self.isolation.user_namespace},
+                "limits": limits.__dict__, "mode": self.settings.mode, "threads": threads}
+
+
+def grade_submission(path: str | Path, settings: Settings | None = None, worker: Worker | None = None,
+                     run: Run | None = None) -> SubmissionResult:
     """Grade one notebook; never raises for a bad submission (its status and message say what was wrong).
 
-    ``worker`` runs the notebook (a new one, closed afterwards, when not given).
+    ``worker`` runs the notebook (a new one, closed afterwards, when not given); ``run`` holds what a
+    batch shares (made from ``settings`` when not given).
     """
     settings = settings or Settings()
+    run = run or Run.start(settings)
     if worker is None:
-        worker = Worker(kernel_env(settings.mode, settings.threads))
+        worker = Worker()
         try:
-            return grade_submission(path, settings, worker)
+            return grade_submission(path, settings, worker, run)
         finally:
             worker.close()
     path = Path(path)
@@ -79,19 +124,20 @@ def grade_submission(path: str | Path, settings: Settings | None = None,
             problem.lesson = submission.detect_lesson(_empty_nb(), path)
             raise
         lesson = submission.detect_lesson(nb, path)
-        if lesson is None:
+        checks = submission.lesson_checks(lesson) if lesson else []
+        if not checks:
             raise SubmissionProblem("unknown lesson", "cannot tell which lesson this is: no course.lesson "
-                                    "metadata, exercise ids, check calls or NN_ file name")
-        checks = submission.course_checks(submission.instructor_notebook(lesson, settings.solutions))
-        result = _run(nb, path.stem, lesson, checks, workdir, settings, worker)
+                                    "metadata, exercise ids, check calls or NN_ file name of a lesson with "
+                                    "exercises")
+        result = _run(nb, path.stem, lesson, checks, settings, worker, run)
         result.path = str(path)
     except SubmissionProblem as problem:
         lesson = problem.lesson or lesson
         result = SubmissionResult(str(path), lesson, problem.status, problem.message,
-                                  exercises=_unrun(lesson, settings, problem.message))
+                                  exercises=_unrun(lesson, problem.message))
     except Exception as err:  # noqa: BLE001 - one broken submission must not stop the others
         result = SubmissionResult(str(path), lesson, "grader error", f"{type(err).__name__}: {err}",
-                                  exercises=_unrun(lesson, settings, "the grader failed on this submission"))
+                                  exercises=_unrun(lesson, "the grader failed on this submission"))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     result.seconds = round(time.perf_counter() - start, 2)
@@ -104,87 +150,85 @@ def _empty_nb():
     return nbformat.v4.new_notebook()
 
 
-def _unrun(lesson: str | None, settings: Settings, message: str) -> list[ExerciseResult]:
+def _unrun(lesson: str | None, message: str) -> list[ExerciseResult]:
     """Rows for the exercises of a lesson whose submission could not be run (all ``error``)."""
-    if not lesson:
-        return []
-    try:
-        checks = submission.course_checks(submission.instructor_notebook(lesson, settings.solutions))
-    except Exception:  # noqa: BLE001
-        return []
-    registry = submission.registry()
-    return [ExerciseResult(c.exercise_id, registry[c.exercise_id].name, registry[c.exercise_id].points,
-                           "error", message) for c in checks if c.exercise_id in registry]
+    return [ExerciseResult(c.id, c.name, c.points, "error", message)
+            for c in (submission.lesson_checks(lesson) if lesson else [])]
 
 
-def _run(nb, nb_name: str, lesson: str, checks: list, workdir: Path, settings: Settings,
-         worker: Worker) -> SubmissionResult:
+def _run(nb, nb_name: str, lesson: str, checks: list, settings: Settings, worker: Worker,
+         run: Run) -> SubmissionResult:
     import nbformat
 
-    # Every code cell is read, also the check cells the grader drops (what they would have done is evidence too).
+    # Every code cell is read, also the check cells the grader drops; the flags only ask for a review.
     code_cells = [(n, c) for n, c in enumerate(nb.cells, start=1) if c.cell_type == "code"]
     flags = integrity.scan([c.source for _, c in code_cells], [n for n, _ in code_cells])
-    digests = submission.package_digests()
-    graded = submission.build_graded(nb, checks, hidden=settings.hidden, digests=digests)
-    check_indices = [i for i, w in enumerate(graded.plan) if "check" in w]
-    kernel_dir = workdir / "kernel"  # the kernel's working folder: empty, nothing of the grader's in it
-    kernel_dir.mkdir()
-    job = {"notebook": graded.nb, "prologue": graded.prologue, "cwd": str(kernel_dir),
-           "timeout": settings.timeout, "max_output": settings.max_output, "grader_cells": check_indices,
+    judgeable = {c.id: run.cases_of(c) for c in checks}
+    graded = submission.build_graded(nb, checks, {eid: text for eid, (cases, text) in judgeable.items()
+                                                  if cases is not None})
+    check_indices = graded.grader_cells()
+    job = {"notebook": graded.nb, "timeout": settings.timeout, "max_output": settings.max_output,
+           "grader_cells": check_indices, "prologue_cells": [0], **run.job_settings(settings.threads),
            "stop_after": None if settings.run_all or not check_indices else max(check_indices)}
-    outcome = worker.run(json.loads(json.dumps(job)), settings.total_timeout)
-    executed = outcome.executed if outcome.executed is not None else json.loads(json.dumps(graded.nb))
+    if check_indices or settings.run_all:
+        outcome = worker.run(plain_json(job), settings.total_timeout)
+    else:   # no exercise the grader can judge: running the notebook would decide nothing
+        outcome = Outcome(None)
+    executed = outcome.executed if isinstance(outcome.executed, dict) else plain_json(graded.nb)
     if settings.keep_executed:
         Path(settings.keep_executed).mkdir(parents=True, exist_ok=True)
         nbformat.write(nbformat.from_dict(executed), Path(settings.keep_executed) / f"{nb_name}.graded.ipynb")
-    found, baseline, record_flags = judge.read_records(executed, graded.plan, outcome.completed,
-                                                        outcome.prologue_outputs, graded.prologue_nonce)
-    flags += record_flags + judge.dynamic_flags(found, baseline)
-    if submission.package_digests() != digests:  # seen from outside the kernel: no check can be trusted
-        flags += [integrity.Flag(f"check {c.exercise_id}", "the course's files changed on disk while the "
-                                 "submission ran") for c in checks]
+    outcome.timed_out = [i for i in outcome.timed_out if isinstance(i, int)]
+    outcome.completed = [i for i in outcome.completed if isinstance(i, int)]
     found_incidents = judge.incidents(executed, graded.plan, outcome.timed_out)
-    suspect = {f.where.split(" ", 1)[1] for f in flags if f.where.startswith("check ")}
-    registry = submission.registry()
-    result = SubmissionResult("", lesson, "graded", flags=flags)
+    cells = executed.get("cells") if isinstance(executed.get("cells"), list) else []
+    result = SubmissionResult("", lesson, "graded", flags=flags, cpu_seconds=outcome.cpu_seconds)
     for check in checks:
-        eid = check.exercise_id
-        entry = registry.get(eid)
-        name, points = (entry.name, entry.points) if entry else ("?", 0)
-        if eid in graded.missing:
-            status, message = "missing", (f"no solution cell for exercise {eid} ({name}) was found: "
+        cases, text = judgeable[check.id]
+        index = next((i for i, w in enumerate(graded.plan) if w.get("check") == check.id), None)
+        if check.id in graded.missing:
+            status, message = "missing", (f"no solution cell for exercise {check.id} ({check.name}) was found: "
                                           "was it deleted or renamed?")
+        elif cases is None:
+            status, message = "error", text
         else:
-            index = next((i for i, w in enumerate(graded.plan) if w.get("check") == eid), None)
-            status, message = judge.judge_exercise(eid, found.get(eid), index, found_incidents, settings.timeout,
-                                                   outcome.aborted)
-        if status == "passed" and eid in suspect:
-            status, message = "error", ("not counted: the check's evidence was tampered with (see the flags for "
-                                        f"check {eid}); a reviewer decides")
-        seconds = found.get(eid, {}).get("seconds", 0.0)
-        result.exercises.append(ExerciseResult(eid, name, points, status, message, seconds))
+            cell = cells[index] if index < len(cells) and isinstance(cells[index], dict) else None
+            status, message = judge.judge_exercise(check, cases, cell, index, graded.plan[index]["nonce"], outcome,
+                                                   found_incidents, settings.timeout)
+        seconds = outcome.seconds.get(str(index), 0.0) if isinstance(outcome.seconds, dict) else 0.0
+        result.exercises.append(ExerciseResult(check.id, check.name, check.points, status, message, seconds))
     result.notes = [judge.describe(x, settings.timeout) for x in found_incidents if not judge.is_not_attempted(x)]
     if outcome.aborted:
-        result.notes.append(outcome.aborted["message"])
+        result.notes.append(str(outcome.aborted.get("message", "")))
     return result
 
 
+def plain_json(value):
+    """``value`` (a notebook, a job) as JSON-ready dicts and lists."""
+    import json
+
+    return json.loads(json.dumps(value))
+
+
 def grade(paths, settings: Settings | None = None, jobs: int = 1, on_done=None) -> list[SubmissionResult]:
-    """Grade many submissions, ``jobs`` at a time; results in the order of ``paths``."""
+    """Grade many submissions, ``jobs`` at a time; results in the order of ``paths``. When it returns,
+    every kernel and every process a submission started is gone."""
     import queue
 
     settings = settings or Settings()
+    run = Run.start(settings)
     paths = list(paths)
     jobs = max(1, min(int(jobs), len(paths) or 1))
     threads = settings.threads or max(1, (os.cpu_count() or 1) // jobs)
+    per_job = Settings(**{**settings.__dict__, "threads": threads})
     workers: queue.Queue = queue.Queue()
     for _ in range(jobs):
-        workers.put(Worker(kernel_env(settings.mode, threads)))
+        workers.put(Worker())
 
     def one(p):
         worker = workers.get()
         try:
-            result = grade_submission(p, settings, worker)
+            result = grade_submission(p, per_job, worker, run)
         finally:
             workers.put(worker)
         if on_done:

@@ -1,19 +1,14 @@
-"""Tampering: what a submission's code does to the course, the grader or the interpreter.
+"""A second line: reading a submission's code for tampering, to flag it for review.
 
-No defence inside a kernel is complete (the learner's code runs in the same process as the
-check), so the grader also **detects and flags**: a flagged submission is still graded, and
-marked "flagged for review" with the cell and the reason. Two detectors, both run by the grader
-process, outside the kernel:
-
-* :func:`scan` reads the submission's code (its syntax tree, never running it) for code that
-  changes the course's modules, the grader, ``sys.modules`` and the import system, ``builtins``
-  and the built-in exceptions, tracing/frames, IPython's history or hooks, or that runs code it
-  builds at run time (``exec``, ``eval``, ``getattr`` with a computed name), which no review could
-  read;
-* :func:`fingerprint_changes` compares the interpreter's fingerprint taken before the submission's
-  first cell with the one each check took (see :mod:`.kernel_side`): a name of ``builtins``,
-  ``sys``, ``numpy``, ``torch`` or a course module bound to another object is flagged even when the
-  code that did it was hidden from :func:`scan`.
+No grade depends on this. Grades are decided outside the learner's kernel, on plain data the
+kernel returns (see :mod:`.grader`); a submission's code that rewrites the course's modules, the
+grader, the interpreter or the record it prints can change only its own answer. Such code is
+still worth a human look (a submission that reads the hidden inputs and calls the course's own
+reference code gets the points), so :func:`scan` reads every code cell's syntax tree, without
+running it, and flags code that changes the course's modules, ``sys.modules`` and the import
+system, ``builtins`` and the built-in exceptions, tracing/frames, IPython's history or hooks, or
+that runs code it builds at run time (``exec``, ``eval``, ``getattr`` with a computed name),
+which no review could read. A flagged submission is graded as usual and marked for review.
 
 Example:
     >>> [f.reason for f in scan(["import course_utils.checks as c\\nc.gd_step = lambda f: None"])]
@@ -319,20 +314,3 @@ def scan(sources, numbers=None) -> list[Flag]:
                 seen.add((line, reason))
                 flags.append(Flag(f"cell {number}, line {line}", reason, cell=number))
     return flags
-
-
-def fingerprint_changes(before: dict, after: dict) -> list[str]:
-    """Dotted names bound to another object in ``after`` than in ``before`` (names added since are ignored)."""
-    changed = []
-    for module, names in before.items():
-        now = after.get(module)
-        if now is None:
-            if module in ("builtins", "sys"):
-                changed.append(f"{module} (gone)")
-            continue
-        for name, token in names.items():
-            if name in now and now[name] != token:
-                changed.append(module if name == "<module>" else f"{module}.{name}")
-            elif name not in now and module != "sys":
-                changed.append(f"{module}.{name} (deleted)")
-    return changed

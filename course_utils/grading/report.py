@@ -1,57 +1,96 @@
-"""Reports of a grading run: the terminal table, the JSON report and the CSV report (one row per exercise)."""
+"""Reports of a grading run: the terminal table, the JSON report and the CSV report (one row per exercise).
+
+Reports are written atomically (a temporary file in the same folder, then renamed over the
+target), after :func:`.grader.grade` has returned, that is after every learner process is dead.
+"""
 from __future__ import annotations
 
 import csv
+import io
 import json
+import os
+import tempfile
 import time
 from pathlib import Path
 
-from .judge import SubmissionResult
+from .results import SubmissionResult, text
 
-_COLUMNS = ("submission", "lesson", "submission_status", "exercise", "name", "points", "max_points",
-            "status", "message", "seconds", "flagged", "flags")
+COLUMNS = ("submission", "lesson", "submission_status", "exercise", "name", "points", "max_points",
+           "status", "message", "seconds", "flagged", "flags", "isolation")
 
 
 def _flag_text(result: SubmissionResult) -> str:
     return "; ".join(str(f) for f in result.flags)
 
 
-def rows(results: list[SubmissionResult]) -> list[dict]:
+def rows(results: list[SubmissionResult], isolation: str = "") -> list[dict]:
     """One flat row per exercise (one per submission that has no exercise rows): the CSV report."""
     out = []
     for r in results:
         base = {"submission": r.path, "lesson": r.lesson or "", "submission_status": r.status}
-        flags = {"flagged": "yes" if r.flagged else "no", "flags": _flag_text(r)}
+        extra = {"flagged": "yes" if r.flagged else "no", "flags": _flag_text(r), "isolation": isolation}
         if not r.exercises:
             out.append({**base, "exercise": "", "name": "", "points": 0, "max_points": 0,
-                        "status": r.status, "message": r.message, "seconds": r.seconds, **flags})
+                        "status": r.status, "message": r.message, "seconds": r.seconds, **extra})
         for e in r.exercises:
             out.append({**base, "exercise": e.id, "name": e.name, "points": e.points, "max_points": e.max_points,
-                        "status": e.status, "message": e.message, "seconds": e.seconds, **flags})
+                        "status": e.status, "message": e.message, "seconds": e.seconds, **extra})
     return out
 
 
-def write_report(results: list[SubmissionResult], path: Path, settings) -> None:
-    """Write ``results`` as JSON or CSV, chosen by ``path``'s extension."""
+def report_data(results: list[SubmissionResult], settings, isolation: dict) -> dict:
+    """The JSON report: the run's settings, its isolation and every submission."""
+    return {"mode": text(settings.mode, 20), "hidden": bool(settings.hidden),
+            "secret": text(settings.secret_source, 40) if settings.hidden else "",
+            "timeout": float(settings.timeout), "isolation": isolation,
+            "graded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "all_passed": all(r.all_passed for r in results),
+            "flagged": [r.path for r in results if r.flagged],
+            "points": sum(r.points for r in results), "max_points": sum(r.max_points for r in results),
+            "submissions": [r.to_dict() for r in results]}
+
+
+def write_report(results: list[SubmissionResult], path: Path, settings, isolation: dict) -> None:
+    """Write ``results`` as JSON or CSV (chosen by ``path``'s extension), atomically."""
     path = Path(path)
     if path.suffix.lower() == ".csv":
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=_COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows(results))
+        buffer = io.StringIO(newline="")
+        writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows(results, isolation.get("method", "")))
+        content = buffer.getvalue()
     else:
-        report = {"mode": settings.mode, "hidden": settings.hidden, "timeout": settings.timeout,
-                  "graded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                  "all_passed": all(r.all_passed for r in results),
-                  "flagged": [r.path for r in results if r.flagged],
-                  "points": sum(r.points for r in results), "max_points": sum(r.max_points for r in results),
-                  "submissions": [r.to_dict() for r in results]}
-        path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        content = json.dumps(report_data(results, settings, isolation), indent=2, ensure_ascii=False,
+                             allow_nan=False) + "\n"
+    _write_atomically(path, content)
 
 
-def _short(text: str, width: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _cell(value):
+    """A CSV cell that a spreadsheet will not run as a formula (a learner's text could start with ``=``)."""
+    return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
+
+
+def _write_atomically(path: Path, content: str) -> None:
+    """Write ``content`` to ``path`` so that a reader sees the old file or the whole new one, never a part."""
+    folder = path.resolve().parent
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+def _short(value: str, width: int) -> str:
+    value = " ".join(str(value).split())
+    return value if len(value) <= width else value[: width - 1] + "…"
 
 
 def format_table(results: list[SubmissionResult], message_width: int = 70) -> str:

@@ -23,9 +23,24 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import runtime
-from .grader import Settings, default_solutions, grade
-from .submission import instructor_notebook
+from .. import _course, runtime
+from . import sandbox
+from .grader import Settings, grade
+
+
+def default_solutions() -> Path | None:
+    """The instructor notebooks of this checkout (``None`` for an installed package: they are not shipped)."""
+    root = _course.checkout_root()
+    return root / "notebooks" / "solutions" if root is not None else None
+
+
+def instructor_notebook(lesson: str, solutions: Path | None) -> Path:
+    """Lesson ``lesson``'s instructor notebook ``NN_*.ipynb`` in the folder ``solutions``."""
+    found = sorted(Path(solutions).glob(f"{lesson}_*.ipynb")) if solutions else []
+    if not found:
+        raise SystemExit(f"lesson {lesson} has no instructor notebook in {solutions}: give --submission FILE "
+                         "or --solutions DIR")
+    return found[0]
 
 
 @dataclass
@@ -36,7 +51,7 @@ class Throughput:
     jobs: int
     copies: int
     seconds: float                 # wall time for all copies
-    cpu_seconds: float             # user + system time of the workers and their kernels
+    cpu_seconds: float             # user + system time of the workers, their sandboxes and kernels
     peak_worker_mb: float          # largest resident memory of one worker and its kernel together
     all_graded: bool
     all_passed: bool               # every exercise of every copy passed (true for the instructor notebook)
@@ -91,10 +106,10 @@ def _children_cpu() -> float:
 
 
 def measure(lesson: str, copies: int = 6, jobs=(1, 2), submission: Path | None = None,
-            settings: Settings | None = None) -> list[Throughput]:
+            settings: Settings | None = None, solutions: Path | None = None) -> list[Throughput]:
     """Grade ``copies`` copies of a submission of ``lesson`` with each number of ``jobs``; one row per setting."""
     settings = settings or Settings()
-    source = Path(submission) if submission else instructor_notebook(lesson, settings.solutions)
+    source = Path(submission) if submission else instructor_notebook(lesson, solutions or default_solutions())
     rows = []
     with tempfile.TemporaryDirectory(prefix="course-grade-throughput-") as tmp:
         paths = [Path(shutil.copy2(source, Path(tmp) / f"{lesson}_copy{i:03d}.ipynb")) for i in range(copies)]
@@ -102,7 +117,8 @@ def measure(lesson: str, copies: int = 6, jobs=(1, 2), submission: Path | None =
             cpu_before, start = _children_cpu(), time.perf_counter()
             with _PeakMemory() as memory:
                 results = grade(paths, settings, jobs=n)
-            rows.append(Throughput(lesson, n, copies, time.perf_counter() - start, _children_cpu() - cpu_before,
+            cpu = _children_cpu() - cpu_before + sum(r.cpu_seconds for r in results)   # kernels are killed, not reaped
+            rows.append(Throughput(lesson, n, copies, time.perf_counter() - start, cpu,
                                    memory.peak / 2**20, all(r.status == "graded" for r in results),
                                    all(r.all_passed for r in results)))
     return rows
@@ -129,17 +145,19 @@ def main(argv=None) -> int:
     p.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="settings of --jobs (default 1 2)")
     p.add_argument("--submission", type=Path, help="grade copies of this file instead of the instructor notebook")
     p.add_argument("--mode", default="fast", choices=runtime.MODES)
+    p.add_argument("--isolation", default="auto", choices=sandbox.METHODS, help="as course-grade's --isolation")
     p.add_argument("--solutions", type=Path, default=None, help="folder of instructor notebooks")
     args = p.parse_args(argv)
     solutions = args.solutions or default_solutions()
-    if solutions is None:
+    if solutions is None and args.submission is None:
         p.error("no instructor notebooks: give --solutions DIR (notebooks/solutions of a checkout of the course)")
-    settings = Settings(mode=args.mode, solutions=solutions)
+    settings = Settings(mode=args.mode, isolation=args.isolation)
     print(f"{os.cpu_count()} CPU cores; load average {os.getloadavg()[0]:.1f} at the start "
-          "(timings on a loaded machine are slower than on an idle one)", flush=True)
+          "(timings on a loaded machine are slower than on an idle one); kernels isolated by "
+          f"{sandbox.detect(args.isolation).method}", flush=True)
     rows = []
     for lesson in args.lessons:
-        rows += measure(lesson, args.copies, args.jobs, args.submission, settings)
+        rows += measure(lesson, args.copies, args.jobs, args.submission, settings, solutions)
         print(format_rows(rows), flush=True)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
     return 0 if all(r.all_graded for r in rows) else 1
