@@ -147,7 +147,7 @@ class _MomentumHardCoded(_Momentum):
 
 
 class MomentumSgd(_OptimizerCheck):
-    id, name, points = "04.1", "momentum_sgd", 2
+    id, name, points, answer = "04.1", "momentum_sgd", 2, "MomentumSGD"
     reference = torch.optim.SGD
     what = "heavy-ball momentum"
     general = ("Re-read 'Heavy-ball momentum' in lesson 04: what the buffer holds, what happens to it on the "
@@ -253,7 +253,7 @@ class _EpsHardCoded(_Adam):
 
 
 class Adam(_OptimizerCheck):
-    id, name, points = "04.2", "adam", 2
+    id, name, points, answer = "04.2", "adam", 2, "MyAdam"
     reference = torch.optim.Adam
     what = "Adam"
     general = ("Re-read 'Adaptive methods: a step size per coordinate' in lesson 04: the two running averages, "
