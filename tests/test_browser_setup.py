@@ -1,9 +1,14 @@
-"""What the browser tests rely on, checked without a browser: a case per explorer, the launch settings."""
+"""What the browser tests rely on, checked without a browser: a case per explorer, explorer notebooks
+that run, the launch settings."""
 import json
 import os
 from pathlib import Path
 
-from browser_cases import CASES
+import nbformat
+import pytest
+from browser_cases import CASES, explorer_cell, explorer_notebook
+from nbclient import NotebookClient
+
 from course_utils import widgets
 from tools import lab as course_lab
 
@@ -18,6 +23,21 @@ def test_every_explorer_has_a_browser_case():
     assert len({case.name for case in CASES}) == len(CASES)
     for case in CASES:
         assert (ROOT / "notebooks" / "solutions" / case.notebook).is_file(), case.notebook
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_explorer_notebook_is_the_lesson_cell_and_runs(case, tmp_path):
+    """The browser opens this notebook instead of the lesson: it must hold the lesson's explorer
+    cell as the lesson has it, and run (its set-up defines what that cell needs) without error or stderr."""
+    nb = explorer_notebook(case)
+    assert nb.cells[-1].source == explorer_cell(case)
+    lesson = nbformat.read(ROOT / "notebooks" / "solutions" / case.notebook, as_version=4)
+    assert sum(c.source == nb.cells[-1].source for c in lesson.cells) == 1
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
+    assert not [out for out in outputs if out.output_type == "error" or out.get("name") == "stderr"], outputs
+    assert any("mode: fast" in out.get("text", "") for out in outputs)
+    assert "application/vnd.jupyter.widget-view+json" in nb.cells[-1].outputs[-1].data   # the explorer itself
 
 
 def test_course_launch_settings_are_its_own():
