@@ -2,6 +2,12 @@
 
 Environment variables set here reach the notebook kernels nbval starts, because kernels
 inherit this process's environment.
+
+The suite runs in pytest-xdist workers, one per core (``-n auto`` in pyproject.toml). Each
+worker, and every kernel and subprocess it starts, gets its share of the cores for torch's,
+OpenMP's and BLAS's threads, so two workers never oversubscribe two cores. The tests of a file,
+and the cells of a notebook, stay on one worker (``--dist loadfile``): nbval needs a notebook's
+cells in order in one kernel, and a file's expensive module fixtures run once.
 """
 import os
 
@@ -16,3 +22,13 @@ os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 _shared_mini = _course.shared_mini_cifar()
 if _shared_mini is not None:
     os.environ.setdefault("COURSE_MINI_CIFAR", str(_shared_mini))
+
+# In a pytest-xdist worker: its share of the cores for every thread pool (explicit settings win),
+# and a pytest that one of its tests starts (nbval on a submission) runs serially in that worker
+# (`-n auto` there means no workers).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    _threads = str(max(1, _cores // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
+    for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_name, _threads)
+    os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"] = "0"
