@@ -7,8 +7,11 @@ The suite runs in pytest-xdist workers, one per core (``-n auto`` in pyproject.t
 worker, and every kernel and subprocess it starts, gets its share of the cores for torch's,
 OpenMP's and BLAS's threads, so two workers never oversubscribe two cores. The tests of a file,
 and the cells of a notebook, stay on one worker (``--dist loadfile``): nbval needs a notebook's
-cells in order in one kernel, and a file's expensive module fixtures run once.
+cells in order in one kernel, and a file's expensive module fixtures run once. The long files
+are handed out first (``pytest_collection_modifyitems``), so that no worker is left running one
+at the end while the other has nothing to do.
 """
+from collections import Counter
 import os
 
 from course_utils import _course
@@ -32,3 +35,16 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(_name, _threads)
     os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"] = "0"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Long files first: those with a ``slow`` test (the grader, nbgrader, the browser, the wheel),
+    then the notebooks (most cells first), then the rest, each file's tests in their own order.
+    pytest-xdist hands out files in this order (``--no-loadscope-reorder``)."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    cells = Counter(item.path for item in items if item.path.suffix == ".ipynb")
+
+    def rank(item):
+        return (0, 0) if item.path in slow else (1, -cells[item.path]) if item.path in cells else (2, 0)
+
+    items.sort(key=rank)   # stable: within a file, and within each rank, collection order stays
