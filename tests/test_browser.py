@@ -1,19 +1,22 @@
 """Every widget of the course in real JupyterLab, driven by headless Chromium through Playwright.
 
-JupyterLab is started with the launch settings of ``./course.sh lab`` (``tools/lab.py``), on
-copies of the notebooks in a scratch folder (so nothing a test runs is saved into the
-repository), with empty user settings and workspaces (so a developer's own JupyterLab settings
-neither hide nor cause a failure). Its kernels inherit this run's environment: ``fast`` mode.
+JupyterLab is started with the launch settings of ``./course.sh lab`` (``tools/lab.py``), in a
+scratch folder (so nothing a test runs is saved into the repository) that holds copies of the
+learner notebooks and one small notebook per explorer, with empty user settings and workspaces
+(so a developer's own JupyterLab settings neither hide nor cause a failure). Its kernels inherit
+this run's environment: ``fast`` mode.
 
 * ``test_first_lesson_opens_without_a_pop_up``: what ``./course.sh lab`` opens shows lesson 01
   with no notification or dialog over it.
-* ``test_widget_in_the_browser[<case>]``, one per row of ``CASES``: open the instructor
-  notebook, run all cells, then move each slider one step with the keyboard; after each move the
-  numbers panel must be the HTML that the Python side computes for the sliders' new values, the
-  picture must change (and, where the case gives one, be the PNG that Python draws), and no cell
-  may show an error or write to stderr. A case whose explorer needs the notebook's own data has
-  that expected panel (and picture) computed in the notebook's kernel, through a second client
-  on the kernel's connection file (``NotebookKernel``).
+* ``test_widget_in_the_browser[<case>]``, one per row of ``CASES``: open the case's explorer
+  notebook (``explorers/<case name>.ipynb``, written by ``browser_cases.explorer_notebook``: the
+  lesson's own explorer cell after a cheap set-up, so no lesson runs a second time here; the
+  lessons themselves run once, under nbval), run all cells, then move each slider one step with
+  the keyboard; after each move the numbers panel must be the HTML that the Python side computes
+  for the sliders' new values, the picture must change (and, where the case gives one, be the PNG
+  that Python draws), and no cell may show an error or write to stderr. A case whose explorer
+  needs data the notebook computes has that expected panel (and picture) computed in the
+  notebook's kernel, through a second client on the kernel's connection file (``NotebookKernel``).
 
 Screenshots go to ``test-artifacts/browser/`` (git-ignored): ``lab_first_lesson.png`` and one
 ``<case name>.png`` per widget after its sliders moved. Without Chromium or Playwright the browser
@@ -42,7 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from browser_cases import CASES, WidgetCase
+import nbformat
+from browser_cases import CASES, WidgetCase, explorer_notebook
 
 from tools import lab as course_lab
 
@@ -100,13 +104,16 @@ class Lab:
 
 @pytest.fixture(scope="module")
 def lab(browser, tmp_path_factory):
-    """JupyterLab as ``./course.sh lab`` starts it, on copies of the notebooks, with empty user settings."""
+    """JupyterLab as ``./course.sh lab`` starts it, on copies of the learner notebooks and on one
+    explorer notebook per case (``explorers/``), with empty user settings."""
     root = tmp_path_factory.mktemp("lab")
     home = tmp_path_factory.mktemp("lab-user")
-    for folder in ("notebooks", "notebooks/solutions"):
-        (root / folder).mkdir(exist_ok=True)
-        for notebook in (ROOT / folder).glob("[0-9][0-9]_*.ipynb"):
-            shutil.copy2(notebook, root / folder / notebook.name)
+    (root / "notebooks").mkdir()
+    for notebook in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"):
+        shutil.copy2(notebook, root / "notebooks" / notebook.name)
+    (root / "explorers").mkdir()
+    for case in CASES:
+        nbformat.write(explorer_notebook(case), root / "explorers" / f"{case.name}.ipynb")
     env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
                JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"), JUPYTER_CONFIG_DIR=str(home / "config"),
                JUPYTER_RUNTIME_DIR=str(home / "runtime"), IPYTHONDIR=str(home / "ipython"))
@@ -264,11 +271,12 @@ def _assert_shows(page, box, case: WidgetCase, what: str, kernel: NotebookKernel
 @pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_widget_in_the_browser(case, lab, page):
-    _open_notebook(page, lab, f"notebooks/solutions/{case.notebook}")
+    path = f"explorers/{case.name}.ipynb"
+    _open_notebook(page, lab, path)
     page.click(".lm-MenuBar-itemLabel:text-is('Run')")
     page.click(".lm-Menu-item[data-command='runmenu:run-all']")
     outcome = page.wait_for_function(RAN_ALL, timeout=300_000).json_value()
-    assert outcome == "done", f"{case.notebook}: error or stderr output after Run All: {_stderr_texts(page)}"
+    assert outcome == "done", f"{path}: error or stderr output after Run All: {_stderr_texts(page)}"
     assert page.locator(f"{NOTEBOOK} .jp-OutputArea-output", has_text="mode: fast").count() >= 1
 
     box = page.locator(".widget-vbox")
@@ -276,7 +284,7 @@ def test_widget_in_the_browser(case, lab, page):
         box = box.filter(has=page.locator(f".widget-label:text-is('{description}')"))
     box = box.first
     box.wait_for(timeout=30_000)
-    kernel = None if case.panel_in_kernel is None else NotebookKernel(lab, f"notebooks/solutions/{case.notebook}")
+    kernel = None if case.panel_in_kernel is None else NotebookKernel(lab, path)
     try:
         html, png = _assert_shows(page, box, case, "after Run All", kernel)
 
@@ -296,4 +304,4 @@ def test_widget_in_the_browser(case, lab, page):
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     box.screenshot(path=str(ARTIFACTS / f"{case.name}.png"))
-    assert not _stderr_texts(page), f"{case.notebook}: error or stderr output: {_stderr_texts(page)}"
+    assert not _stderr_texts(page), f"{path}: error or stderr output: {_stderr_texts(page)}"
