@@ -42,7 +42,7 @@ import torch
 from torch import nn
 
 from . import runtime
-from .descent import check_lr
+from .arguments import check_lr
 
 SWEEP_MODES = ("exp", "linear")
 STOP_REASONS = ("end", "diverged", "non-finite")

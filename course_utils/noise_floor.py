@@ -39,7 +39,7 @@ from typing import Callable
 
 import numpy as np
 
-from .descent import check_lr
+from .arguments import check_lr
 
 BLOWUP = 1e12  # a full-data loss above this counts as diverged
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import descent, surfaces
+from ..arguments import check_lr
 from .figure_widget import FigureWidget, show_log_losses
 
 LAMBDA_MAX = 10.0            # the steep curvature stays fixed, so the wall 2/λ_max does not move
@@ -78,7 +79,7 @@ def explore(lr: float, kappa: float, *, num_steps: int = 50, tol: float = 1e-6,
         >>> state.factors.round(2).tolist(), state.stable, state.steps
         ([0.9, 0.0], True, 48)
     """
-    lr = descent.check_lr(lr)
+    lr = check_lr(lr)
     bowl = explorer_bowl(kappa, lambda_max, angle_deg)
     run = descent.run_gd(bowl.grad, w0, lr, num_steps)
     return ExplorerState(

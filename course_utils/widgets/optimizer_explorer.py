@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import descent, surfaces, sweeps
+from .. import surfaces, sweeps
+from ..arguments import check_lr
 from .figure_widget import FigureWidget, show_log_losses
 from .lr_explorer import ANGLE_DEG, LAMBDA_MAX, W0, _draw_state
 
@@ -47,7 +48,7 @@ def hyperparameters(optimizer: str, lr: float, beta: float, beta2: float) -> dic
     """
     if optimizer not in METHODS:
         raise ValueError(f"optimizer must be one of {', '.join(METHODS)}, got {optimizer!r}.")
-    lr = descent.check_lr(lr)
+    lr = check_lr(lr)
     for name, value in (("beta", beta), ("beta2", beta2)):
         if not (isinstance(value, (int, float)) and 0 <= value < 1):
             raise ValueError(f"{name} must be a number in [0, 1), got {value!r}.")
