@@ -27,19 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import optimizers as _optimizers
-
-BLOWUP = 1e8   # |w| beyond this counts as diverged (as in course_utils.descent)
-
-
-def _optimizer_class(optimizer):
-    if isinstance(optimizer, str):
-        if optimizer not in _optimizers.OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {optimizer!r}; use one of {', '.join(_optimizers.OPTIMIZERS)}.")
-        return _optimizers.OPTIMIZERS[optimizer]
-    if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
-        return optimizer
-    raise ValueError(f"optimizer must be a torch.optim.Optimizer class or a name, got {optimizer!r}.")
+from .arguments import check_int, check_positive, check_tol
+from .descent import BLOWUP
+from .optimizers import optimizer_class
 
 
 def broadcast_settings(**settings) -> tuple[int, dict]:
@@ -116,11 +106,11 @@ class SurfaceRuns:
 
 def _surface_optimizer(w0, optimizer, loss_scale, hyperparameters, dtype=torch.float64):
     """The (k, n) parameter of k runs from ``w0``, its optimizer, the (k, 1) loss scales and the (k,) settings."""
-    cls = _optimizer_class(optimizer)
+    cls = optimizer_class(optimizer)
     k, settings = broadcast_settings(loss_scale=loss_scale, **hyperparameters)
     scale = settings.pop("loss_scale")[:, None]
-    if np.any(scale <= 0) or not np.all(np.isfinite(scale)):
-        raise ValueError("loss_scale must be positive and finite.")
+    for value in np.unique(scale):
+        check_positive(value, "loss_scale", hint="the loss is loss_scale * f")
     w = _start(w0, k, dtype)
     opt = cls([w], **_as_hyperparameters(settings, k, dtype))
     settings["loss_scale"] = scale[:, 0]
@@ -159,8 +149,7 @@ def run_on_surface(surface, w0, optimizer, num_steps: int, *, loss_scale=1.0, ke
         >>> (runs.final_loss < 1e-6).tolist()
         [True, True, False]
     """
-    if int(num_steps) != num_steps or num_steps < 0:
-        raise ValueError(f"num_steps must be a non-negative integer, got {num_steps!r}.")
+    num_steps = check_int(num_steps, "num_steps")
     w, opt, scale, settings = _surface_optimizer(w0, optimizer, loss_scale, hyperparameters)
     k = w.shape[0]
     losses = np.empty((k, int(num_steps) + 1))
@@ -203,10 +192,7 @@ def steps_to_tolerance(surface, w0, optimizer, *, tol: float = 1e-6, max_steps: 
         >>> steps_to_tolerance(bowl, [1.0, 1.0], "SGD", lr=2 / 11).steps.tolist()   # lesson 02's best lr
         [35.0]
     """
-    if not 0 < tol < 1:
-        raise ValueError(f"tol must be between 0 and 1 (a fraction of the starting loss), got {tol}.")
-    if int(max_steps) != max_steps or max_steps < 1:
-        raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}.")
+    tol, max_steps = check_tol(tol), check_int(max_steps, "max_steps", minimum=1)
     w, opt, scale, settings = _surface_optimizer(w0, optimizer, loss_scale, hyperparameters)
     k = w.shape[0]
     start = _set_grad(surface, w, scale)
@@ -257,13 +243,10 @@ def run_on_regression(data, optimizer, num_steps: int, batch_size: int, *, seed:
         >>> bool(runs.losses[1, -1] < 0.1 < runs.losses[0, -1])
         True
     """
-    if int(num_steps) != num_steps or num_steps < 1:
-        raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}.")
-    if int(batch_size) != batch_size or not 1 <= batch_size <= len(data.X):
-        raise ValueError(f"batch_size must be an integer between 1 and {len(data.X)}, got {batch_size!r}.")
-    if int(eval_every) != eval_every or eval_every < 1:
-        raise ValueError(f"eval_every must be a positive integer, got {eval_every!r}.")
-    cls = _optimizer_class(optimizer)
+    num_steps = check_int(num_steps, "num_steps", minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1, maximum=len(data.X))
+    eval_every = check_int(eval_every, "eval_every", minimum=1)
+    cls = optimizer_class(optimizer)
     k, settings = broadcast_settings(**hyperparameters)
     dtype = torch.float64
     X = torch.cat([data.X.to(dtype), torch.ones(len(data.X), 1, dtype=dtype)], dim=1)   # a column of ones: the bias
@@ -380,9 +363,9 @@ def train_networks(make_model, optimizer, lrs, make_train_loader, val_loader, nu
 
     from . import runtime, training
 
-    cls = _optimizer_class(optimizer)
-    if num_threads is not None and (int(num_threads) != num_threads or num_threads < 1):
-        raise ValueError(f"num_threads must be a positive integer or None, got {num_threads!r}.")
+    cls = optimizer_class(optimizer)
+    if num_threads is not None:
+        num_threads = check_int(num_threads, "num_threads", minimum=1, hint="(or None: torch's own setting)")
     runtime.seed_everything(seed)
     initial = copy.deepcopy(make_model().state_dict())
     histories = {}
