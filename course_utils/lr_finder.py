@@ -31,10 +31,8 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import math
-import random
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -43,6 +41,7 @@ from torch import nn
 
 from . import runtime
 from .arguments import check_lr
+from .state import preserved_state
 
 SWEEP_MODES = ("exp", "linear")
 STOP_REASONS = ("end", "diverged", "non-finite")
@@ -225,68 +224,6 @@ class Sweep:
 
 # ----------------------------------------------------------------------------- leaving the caller's state alone
 
-class _SavedState:
-    """A copy of everything a range test changes: parameters, gradients, buffers, train/eval flags,
-    the optimizer's state and hyperparameters, and the global random generators."""
-
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device):
-        self.model, self.optimizer = model, optimizer
-        with torch.no_grad():
-            self.params = {name: p.detach().clone() for name, p in model.named_parameters()}
-            self.grads = {name: (None if p.grad is None else p.grad.detach().clone())
-                          for name, p in model.named_parameters()}
-            # named_buffers also lists non-persistent buffers, which state_dict() leaves out
-            self.buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
-        self.training = {name: m.training for name, m in model.named_modules()}
-        # The optimizer's per-parameter state and its hyperparameters (lr, momentum, ...), copied;
-        # restored in place, so tensors the caller holds (e.g. Adam's moments) get their values back.
-        self.optimizer_state = {p: {k: (v.detach().clone() if torch.is_tensor(v) else copy.deepcopy(v))
-                                    for k, v in state.items()} for p, state in optimizer.state.items()}
-        self.param_groups = [{k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
-                             for group in optimizer.param_groups]
-        self.python_rng = random.getstate()
-        self.numpy_rng = np.random.get_state()
-        self.torch_rng = torch.get_rng_state()
-        self.cuda_rng = (device, torch.cuda.get_rng_state(device)) if device.type == "cuda" else None
-
-    def restore(self) -> None:
-        model = self.model
-        with torch.no_grad():
-            for name, p in model.named_parameters():
-                p.copy_(self.params[name])
-                saved = self.grads[name]
-                p.grad = None if saved is None else saved.clone()
-            for name, b in model.named_buffers():
-                b.copy_(self.buffers[name])
-        for name, m in model.named_modules():
-            m.training = self.training[name]
-        state = self.optimizer.state
-        for p in list(state):
-            if p not in self.optimizer_state:   # state the sweep created (a fresh optimizer stays fresh)
-                del state[p]
-        for p, saved in self.optimizer_state.items():
-            current = state[p]
-            for key in list(current):
-                if key not in saved:
-                    del current[key]
-            for key, value in saved.items():
-                old = current.get(key)
-                if torch.is_tensor(value) and torch.is_tensor(old) and old.shape == value.shape and old.dtype == value.dtype:
-                    with torch.no_grad():
-                        old.copy_(value)
-                else:
-                    current[key] = value
-        for group, saved in zip(self.optimizer.param_groups, self.param_groups):
-            for key in [k for k in group if k != "params" and k not in saved]:
-                del group[key]
-            group.update(copy.deepcopy(saved))
-        random.setstate(self.python_rng)
-        np.random.set_state(self.numpy_rng)
-        torch.set_rng_state(self.torch_rng)
-        if self.cuda_rng is not None:
-            torch.cuda.set_rng_state(self.cuda_rng[1], self.cuda_rng[0])
-
-
 def _model_device(model: nn.Module) -> torch.device:
     for p in model.parameters():
         return p.device
@@ -352,35 +289,34 @@ def range_test(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader,
         raise TypeError(f"optimizer must be a torch.optim.Optimizer (torch's or a subclass), got {type(optimizer).__name__}.")
     loss_fn = loss_fn or nn.functional.cross_entropy
     device = _model_device(model)
-    saved = _SavedState(model, optimizer, device)
     losses, smoothed = [], []
     average, best, reason = MovingAverage(beta), math.inf, "end"
     bar = runtime.progress(total=len(lrs), desc=desc, unit="step", disable=not (progress and runtime.progress_enabled()))
-    try:
-        model.train()
-        batches = _cycle(train_loader)
-        for lr in lrs:
-            for group in optimizer.param_groups:
-                group["lr"] = float(lr)
-            x, y = next(batches)[:2]
-            loss = loss_fn(model(_to(x, device)), _to(y, device))
-            value = float(loss.item())
-            losses.append(value)
-            smoothed.append(average.update(value))
-            bar.update(1)
-            if not (math.isfinite(value) and math.isfinite(smoothed[-1])):
-                reason = "non-finite"
-                break
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            best = min(best, smoothed[-1])
-            if smoothed[-1] > factor * best:
-                reason = "diverged"
-                break
-    finally:
-        bar.close()
-        saved.restore()
+    with preserved_state(model, optimizer, weights=True):
+        try:
+            model.train()
+            batches = _cycle(train_loader)
+            for lr in lrs:
+                for group in optimizer.param_groups:
+                    group["lr"] = float(lr)
+                x, y = next(batches)[:2]
+                loss = loss_fn(model(_to(x, device)), _to(y, device))
+                value = float(loss.item())
+                losses.append(value)
+                smoothed.append(average.update(value))
+                bar.update(1)
+                if not (math.isfinite(value) and math.isfinite(smoothed[-1])):
+                    reason = "non-finite"
+                    break
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                best = min(best, smoothed[-1])
+                if smoothed[-1] > factor * best:
+                    reason = "diverged"
+                    break
+        finally:
+            bar.close()
     n = len(losses)
     return Sweep(lrs=lrs[:n].copy(), losses=np.array(losses, dtype=float), smoothed=np.array(smoothed, dtype=float),
                  beta=beta, diverge_factor=factor, stop_reason=reason, start_lr=float(lrs[0]),
