@@ -84,11 +84,13 @@ def check_lr(lr, name: str = "lr") -> float:
 
 
 def check_range(value, name: str, low: float | None = None, high: float | None = None, *, include_low: bool = True,
-                include_high: bool = True, hint: str = "") -> float:
+                include_high: bool = True, allow_inf: bool = False, hint: str = "") -> float:
     """Return ``value`` as a ``float`` if it is a finite number between ``low`` and ``high``, else raise ``ValueError``.
 
     ``None`` leaves that side open; ``include_low``/``include_high`` say whether the end itself is
-    allowed. ``hint`` is added to the message (say what the number means, or a usual value).
+    allowed; ``allow_inf`` lets an infinite value through when it is within the bounds (e.g. a
+    threshold that ``math.inf`` switches off). NaN never passes. ``hint`` is added to the message
+    (say what the number means, or a usual value).
 
     Example:
         >>> check_range(0.05, "tol", 0, 1, include_low=False, include_high=False)
@@ -105,17 +107,27 @@ def check_range(value, name: str, low: float | None = None, high: float | None =
     number = _as_number(value, name)
     above = low is None or (number >= low if include_low else number > low)
     below = high is None or (number <= high if include_high else number < high)
-    if math.isfinite(number) and above and below:
+    if (math.isfinite(number) or (allow_inf and not math.isnan(number))) and above and below:
         return number
     if low is not None and high is not None:
         kind = f"a number in {'[' if include_low else '('}{low:g}, {high:g}{']' if include_high else ')'}"
     elif low is not None:
-        kind = f"a finite number {'>=' if include_low else '>'} {low:g}"
+        kind = f"a{'' if allow_inf else ' finite'} number {'>=' if include_low else '>'} {low:g}"
     elif high is not None:
-        kind = f"a finite number {'<=' if include_high else '<'} {high:g}"
+        kind = f"a{'' if allow_inf else ' finite'} number {'<=' if include_high else '<'} {high:g}"
     else:
-        kind = "a finite number"
+        kind = "a number" if allow_inf else "a finite number"
     raise ValueError(f"{name} must be {kind}, got {number}{'; ' + hint if hint else ''}.")
+
+
+def check_beta(beta, name: str = "beta", *, hint: str = "") -> float:
+    """Return the decay factor of a moving average (momentum's β, Adam's β1 and β2, a smoothing β) if in [0, 1).
+
+    Example:
+        >>> check_beta(0.9), check_beta(0.0, "momentum")
+        (0.9, 0.0)
+    """
+    return check_range(beta, name, 0, 1, include_high=False, hint=hint)
 
 
 def check_tol(tol) -> float:
@@ -129,4 +141,4 @@ def check_tol(tol) -> float:
                        hint="it is a fraction of the starting loss, e.g. 1e-6")
 
 
-__all__ = ["check_int", "check_positive", "check_lr", "check_range", "check_tol"]
+__all__ = ["check_int", "check_positive", "check_lr", "check_range", "check_beta", "check_tol"]

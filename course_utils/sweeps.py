@@ -10,7 +10,6 @@ loss is a sum over rows, so row i's gradient is run i's own.
 * :func:`run_on_surface` -- iterates and losses on a 2D surface (a bowl) for every setting;
 * :func:`steps_to_tolerance` -- steps until the loss falls to ``tol`` times its start;
 * :func:`run_on_regression` -- minibatch training of linear models on a regression problem;
-* :func:`good_range` -- the best learning rate of a sweep and the range of those nearly as good.
 
 Example:
     >>> from course_utils import optimizers, surfaces
@@ -274,66 +273,6 @@ def run_on_regression(data, optimizer, num_steps: int, batch_size: int, *, seed:
             measure(step)
     return RegressionRuns(steps=np.array(measured_at), losses=np.array(losses).T, diverged=diverged,
                           settings=settings)
-
-
-@dataclass(frozen=True)
-class GoodRange:
-    """The best learning rate of a sweep and the learning rates nearly as good.
-
-    ``lrs`` (k,) ascending and ``final_losses`` (k,) (``inf``/NaN for a run that diverged);
-    ``good`` (k,) marks the contiguous block of learning rates around the best whose final loss
-    is at most ``factor`` × the best; ``low``/``high`` are its ends.
-    """
-
-    lrs: np.ndarray
-    final_losses: np.ndarray
-    factor: float
-    best_lr: float
-    best_loss: float
-    good: np.ndarray
-    low: float
-    high: float
-
-    @property
-    def width_decades(self) -> float:
-        """log10(high / low): how many factors of ten the good range spans on the grid."""
-        return math.log10(self.high / self.low)
-
-    def contains(self, lr: float) -> bool:
-        """Whether ``lr`` lies within [low, high]."""
-        return bool(self.low * (1 - 1e-9) <= lr <= self.high * (1 + 1e-9))
-
-
-def good_range(lrs, final_losses, factor: float) -> GoodRange:
-    """The best learning rate of a sweep and the contiguous range whose final loss is ≤ ``factor`` × the best.
-
-    Example:
-        >>> r = good_range([1e-3, 1e-2, 1e-1, 1.0], [0.9, 0.2, 0.3, float("inf")], factor=2.0)
-        >>> r.best_lr, r.low, r.high, round(r.width_decades, 1)
-        (0.01, 0.01, 0.1, 1.0)
-    """
-    lrs = np.asarray(lrs, dtype=float)
-    final = np.asarray(final_losses, dtype=float)
-    if lrs.ndim != 1 or final.shape != lrs.shape:
-        raise ValueError(f"lrs and final_losses must be 1D of the same length, got {lrs.shape} and {final.shape}.")
-    if np.any(np.diff(lrs) <= 0):
-        raise ValueError("lrs must be strictly increasing.")
-    if not (math.isfinite(factor) and factor >= 1):
-        raise ValueError(f"factor must be a number >= 1, got {factor}.")
-    final = np.where(np.isfinite(final), final, np.inf)
-    if not np.any(np.isfinite(final)):
-        raise ValueError("every run diverged: there is no best learning rate on this grid; try smaller ones.")
-    best = int(np.argmin(final))
-    ok = final <= factor * final[best]
-    lo = hi = best
-    while lo > 0 and ok[lo - 1]:
-        lo -= 1
-    while hi < len(lrs) - 1 and ok[hi + 1]:
-        hi += 1
-    good = np.zeros(len(lrs), dtype=bool)
-    good[lo:hi + 1] = True
-    return GoodRange(lrs=lrs, final_losses=final, factor=float(factor), best_lr=float(lrs[best]),
-                     best_loss=float(final[best]), good=good, low=float(lrs[lo]), high=float(lrs[hi]))
 
 
 def train_networks(make_model, optimizer, lrs, make_train_loader, val_loader, num_epochs: int, *, seed: int = 0,

@@ -117,27 +117,6 @@ def test_regression_divergence_is_recorded():
     assert math.isinf(runs.final_loss()[1])
 
 
-def test_good_range_is_the_contiguous_block_around_the_best():
-    lrs = [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0]
-    r = sweeps.good_range(lrs, [0.5, 0.21, 0.2, 0.3, 0.21, np.nan], factor=1.1)
-    assert (r.best_lr, r.low, r.high) == (1e-2, 1e-3, 1e-2)          # 1.0 is good too, but not next to the best
-    assert r.good.tolist() == [False, True, True, False, False, False]
-    assert r.width_decades == pytest.approx(1.0)
-    assert r.contains(1e-3) and not r.contains(1.0) and not r.contains(1e-4)
-    assert math.isinf(r.final_losses[-1])
-
-
-@pytest.mark.parametrize("lrs, losses, factor, match", [
-    ([1e-3, 1e-2], [np.inf, np.nan], 2.0, "every run diverged"),
-    ([1e-2, 1e-3], [1.0, 2.0], 2.0, "increasing"),
-    ([1e-3, 1e-2], [1.0], 2.0, "same length"),
-    ([1e-3, 1e-2], [1.0, 2.0], 0.5, "factor"),
-])
-def test_good_range_refuses_what_it_cannot_judge(lrs, losses, factor, match):
-    with pytest.raises(ValueError, match=match):
-        sweeps.good_range(lrs, losses, factor)
-
-
 def test_train_networks_shares_initial_weights_and_batches():
     torch.manual_seed(0)
     batches = [(torch.randn(8, 5), torch.randint(0, 3, (8,))) for _ in range(4)]
@@ -170,13 +149,4 @@ def test_stability_region_plot_draws_the_cells_and_the_boundary_it_was_given():
     assert mesh.get_array().reshape(2, 3).T.astype(bool).tolist() == stable.tolist()
     (line,) = ax.lines
     assert np.allclose(np.column_stack(line.get_data()), np.column_stack(boundary))
-    plt.close("all")
-
-
-def test_lr_sweep_plot_marks_best_good_range_and_divergence():
-    r = sweeps.good_range([1e-3, 1e-2, 1e-1, 1.0], [0.5, 0.2, 0.21, np.inf], factor=1.1)
-    ax = plotting.plot_lr_sweeps({"SGD": r})
-    curve, crosses, good, star = ax.lines
-    assert curve.get_xdata().tolist() == [1e-3, 1e-2, 1e-1] and crosses.get_xdata().tolist() == [1.0]
-    assert good.get_xdata().tolist() == [1e-2, 1e-1] and star.get_xdata().tolist() == [1e-2]
     plt.close("all")
