@@ -9,7 +9,9 @@ loss is a sum over rows, so row i's gradient is run i's own.
 
 * :func:`run_on_surface` -- iterates and losses on a 2D surface (a bowl) for every setting;
 * :func:`steps_to_tolerance` -- steps until the loss falls to ``tol`` times its start;
-* :func:`run_on_regression` -- minibatch training of linear models on a regression problem;
+* :func:`broadcast_settings`, :func:`as_hyperparameters` -- settings as (k,) arrays, and as the
+  optimizer's per-run arguments (also used by :func:`course_utils.regression.run`);
+* :func:`train_networks` -- one network per learning rate, from the same start and batches.
 
 Example:
     >>> from course_utils import optimizers, surfaces
@@ -61,8 +63,18 @@ def broadcast_settings(**settings) -> tuple[int, dict]:
     return k, out
 
 
-def _as_hyperparameters(settings: dict, k: int, dtype) -> dict:
-    """Per-run (k,) arrays as (k, 1) tensors; settings equal in every run stay plain numbers."""
+def as_hyperparameters(settings: dict, dtype=torch.float64, *, tiles: int = 1) -> dict:
+    """The optimizer's keyword arguments for the settings of :func:`broadcast_settings`, one row per run.
+
+    A setting equal in every run stays a plain number; one that differs becomes a (tiles·k, 1)
+    tensor whose rows are the runs: the k values, ``tiles`` times over (e.g. once per seed).
+    ``beta1``/``beta2`` are joined back into ``betas``.
+
+    Example:
+        >>> hyper = as_hyperparameters(broadcast_settings(lr=[0.1, 0.2], momentum=0.9)[1], tiles=2)
+        >>> hyper["lr"].flatten().tolist(), hyper["momentum"]
+        ([0.1, 0.2, 0.1, 0.2], 0.9)
+    """
     hyper = {}
     for name, value in settings.items():
         if isinstance(value, bool):
@@ -70,7 +82,7 @@ def _as_hyperparameters(settings: dict, k: int, dtype) -> dict:
         elif np.all(value == value[0]):
             hyper[name] = float(value[0])
         else:
-            hyper[name] = torch.as_tensor(value, dtype=dtype).reshape(k, 1)
+            hyper[name] = torch.as_tensor(np.tile(value, tiles), dtype=dtype)[:, None]
     if "beta1" in hyper:
         hyper["betas"] = (hyper.pop("beta1"), hyper.pop("beta2"))
     return hyper
@@ -111,7 +123,7 @@ def _surface_optimizer(w0, optimizer, loss_scale, hyperparameters, dtype=torch.f
     for value in np.unique(scale):
         check_positive(value, "loss_scale", hint="the loss is loss_scale * f")
     w = _start(w0, k, dtype)
-    opt = cls([w], **_as_hyperparameters(settings, k, dtype))
+    opt = cls([w], **as_hyperparameters(settings, dtype))
     settings["loss_scale"] = scale[:, 0]
     return w, opt, scale, settings
 
@@ -207,72 +219,6 @@ def steps_to_tolerance(surface, w0, optimizer, *, tol: float = 1e-6, max_steps: 
         if np.all(np.isfinite(steps) | diverged) or (first_only and arrived.any()):
             break
     return ToleranceRuns(steps=steps, diverged=diverged, settings=settings, tol=float(tol), max_steps=int(max_steps))
-
-
-@dataclass(frozen=True)
-class RegressionRuns:
-    """k minibatch runs on a regression problem: ``steps`` (m,) when the full-data mean squared
-    error was measured, ``losses`` (k, m) that error (``inf`` once a run diverged),
-    ``diverged`` (k,), ``settings`` (each a (k,) array)."""
-
-    steps: np.ndarray
-    losses: np.ndarray
-    diverged: np.ndarray
-    settings: dict
-
-    def final_loss(self, last_fraction: float = 0.1) -> np.ndarray:
-        """(k,) the mean of the measured losses over the last ``last_fraction`` of the run."""
-        n = max(1, int(round(last_fraction * self.losses.shape[1])))
-        return self.losses[:, -n:].mean(axis=1)
-
-
-def run_on_regression(data, optimizer, num_steps: int, batch_size: int, *, seed: int = 0, eval_every: int = 10,
-                      **hyperparameters) -> RegressionRuns:
-    """Train k linear models y ≈ X w + b from zero with minibatch gradients, one per setting.
-
-    ``data`` is a :func:`course_utils.synthetic.make_linear_regression` problem (``data.X`` (N, d),
-    ``data.y`` (N,)). Every run sees the same minibatches (drawn from a generator seeded by
-    ``seed``), in float64; the loss is the minibatch mean squared error, whose gradient
-    (2/B) Xᵀ(Xw − y) is written out rather than left to autograd (one matrix product per step).
-
-    Example:
-        >>> from course_utils import synthetic
-        >>> data = synthetic.make_linear_regression(200, 3, noise_std=0.1, seed=0)
-        >>> runs = run_on_regression(data, "SGD", 300, 16, lr=[1e-3, 0.05])
-        >>> bool(runs.losses[1, -1] < 0.1 < runs.losses[0, -1])
-        True
-    """
-    num_steps = check_int(num_steps, "num_steps", minimum=1)
-    batch_size = check_int(batch_size, "batch_size", minimum=1, maximum=len(data.X))
-    eval_every = check_int(eval_every, "eval_every", minimum=1)
-    cls = optimizer_class(optimizer)
-    k, settings = broadcast_settings(**hyperparameters)
-    dtype = torch.float64
-    X = torch.cat([data.X.to(dtype), torch.ones(len(data.X), 1, dtype=dtype)], dim=1)   # a column of ones: the bias
-    y = data.y.to(dtype)
-    W = torch.zeros(k, X.shape[1], dtype=dtype)
-    opt = cls([W], **_as_hyperparameters(settings, k, dtype))
-    generator = torch.Generator().manual_seed(int(seed))
-    measured_at, losses = [], []
-    diverged = np.zeros(k, dtype=bool)
-
-    def measure(step):
-        with torch.no_grad():
-            full = ((X @ W.T - y[:, None]) ** 2).mean(0).numpy()
-        diverged[:] |= ~np.isfinite(full)
-        measured_at.append(step)
-        losses.append(np.where(diverged, np.inf, full))
-
-    measure(0)
-    for step in range(1, int(num_steps) + 1):
-        idx = torch.randint(0, len(X), (int(batch_size),), generator=generator)
-        residual = X[idx] @ W.T - y[idx, None]                     # (batch_size, k): one column per run
-        W.grad = (2.0 / len(idx)) * residual.T @ X[idx]            # the minibatch MSE's gradient, row by row
-        opt.step()
-        if step % eval_every == 0 or step == num_steps:
-            measure(step)
-    return RegressionRuns(steps=np.array(measured_at), losses=np.array(losses).T, diverged=diverged,
-                          settings=settings)
 
 
 def train_networks(make_model, optimizer, lrs, make_train_loader, val_loader, num_epochs: int, *, seed: int = 0,

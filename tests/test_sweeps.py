@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from course_utils import descent, optimizers, plotting, surfaces, sweeps, synthetic  # noqa: E402
+from course_utils import descent, optimizers, plotting, surfaces, sweeps  # noqa: E402
 
 BOWL = surfaces.make_bowl((1.0, 10.0), angle_deg=30.0)
 W0 = [-1.8, 1.2]
@@ -89,32 +89,6 @@ def test_bad_settings_are_refused(kwargs, match):
 def test_unknown_optimizer_names_are_refused():
     with pytest.raises(ValueError, match="unknown optimizer 'Adamax'"):
         sweeps.run_on_surface(BOWL, W0, "Adamax", 5, lr=0.1)
-
-
-def test_regression_rows_match_torch_optim_on_a_linear_model():
-    data = synthetic.make_linear_regression(200, 3, noise_std=0.1, seed=0)
-    runs = sweeps.run_on_regression(data, "Adam", 120, 16, seed=5, eval_every=40, lr=[0.01, 0.05], betas=(0.9, 0.99))
-    X1 = torch.cat([data.X.double(), torch.ones(200, 1, dtype=torch.float64)], 1)
-    y = data.y.double()
-    generator = torch.Generator().manual_seed(5)
-    batches = [torch.randint(0, 200, (16,), generator=generator) for _ in range(120)]
-    for i, lr in enumerate([0.01, 0.05]):
-        w = torch.zeros(4, dtype=torch.float64, requires_grad=True)
-        opt = torch.optim.Adam([w], lr=lr, betas=(0.9, 0.99))
-        for idx in batches:
-            opt.zero_grad()
-            ((X1[idx] @ w - y[idx]) ** 2).mean().backward()
-            opt.step()
-        assert runs.losses[i, -1] == pytest.approx(((X1 @ w - y) ** 2).mean().item(), rel=1e-10)
-    assert runs.steps.tolist() == [0, 40, 80, 120]
-    assert runs.final_loss(0.5).tolist() == pytest.approx(runs.losses[:, -2:].mean(1).tolist())
-
-
-def test_regression_divergence_is_recorded():
-    data = synthetic.make_linear_regression(100, 2, noise_std=0.1, seed=1)
-    runs = sweeps.run_on_regression(data, "SGD", 200, 10, lr=[0.01, 10.0])
-    assert runs.diverged.tolist() == [False, True]
-    assert math.isinf(runs.final_loss()[1])
 
 
 def test_train_networks_shares_initial_weights_and_batches():
