@@ -34,8 +34,6 @@ Example:
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 from dataclasses import dataclass, replace
 

@@ -9,7 +9,6 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from course_utils import sweeps, widgets  # noqa: E402
-from course_utils.widgets import optimizer_explorer  # noqa: E402
 
 
 def test_sgd_state_carries_the_heavy_ball_theory():
