@@ -12,6 +12,9 @@ Options of torch's classes that only change *how* the update is computed on the 
 (``foreach``, ``fused``, ``capturable``, ``differentiable``) are accepted at the values that
 mean "plain loop" and refused otherwise, with a message; nothing is silently ignored.
 
+The course names an optimizer by its torch.optim class name (``"SGD"``, ``"Adam"``, ...):
+:func:`optimizer_class` is the one lookup from a name to the course's class or torch's.
+
 Hyperparameters are usually numbers. They may also be tensors that broadcast against a
 parameter: with a parameter of shape (k, n) whose rows are k independent problems, an ``lr``
 of shape (k, 1) runs k learning rates at once (how :mod:`course_utils.sweeps` runs a whole
