@@ -366,9 +366,11 @@ def run(problem, num_steps: int, batch_size: int, *, lr, optimizer="SGD", seeds:
     cls = optimizer_class(optimizer)
     lr = np.asarray(lr, dtype=float)
     if lr.ndim == 2:
-        if lr.shape[1] != num_steps or not np.all(np.isfinite(lr)) or np.any(lr < 0):
-            raise ValueError(f"a 2-D lr gives each setting's learning rate at every step: non-negative, shape "
-                             f"(settings, {num_steps}); got shape {lr.shape}.")
+        if lr.shape[1] != num_steps:
+            raise ValueError(f"a 2-D lr gives each setting's learning rate at every step, shape (settings, "
+                             f"{num_steps}); got shape {lr.shape}.")
+        for value in np.unique(lr):
+            check_range(value, "lr", 0, hint="a 2-D lr holds each setting's learning rate at every step")
         k, settings = broadcast_settings(lr=lr[:, 0], **hyperparameters)   # the optimizer starts at step 0's
     elif lr.ndim <= 1:
         for value in np.unique(lr):

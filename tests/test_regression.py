@@ -218,7 +218,7 @@ def test_runs_on_one_thread_and_gives_the_others_back(data):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(lr=-0.1), "lr must be a positive"), (dict(lr=np.array([[0.1, -0.1]])), "non-negative"),
+    (dict(lr=-0.1), "lr must be a positive"), (dict(lr=np.array([[0.1, -0.1]])), "lr must be a finite number >= 0"),
     (dict(lr=np.full((1, 3), 0.1)), r"shape \(settings, 2\)"), (dict(seeds=()), "seeds"),
     (dict(batch_size=0), "batch_size"), (dict(num_steps=2.5), "num_steps"), (dict(eval_every=0), "eval_every"),
     (dict(start="ones"), "start must be one of zeros, uniform"), (dict(start=([1.0], 0.0)), "3 entries"),
