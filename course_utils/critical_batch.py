@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from .arguments import check_int
-from .model_stack import torch_threads
+from .runtime import torch_threads
 
 
 def steps_model(batch_sizes, s_min: float, b_crit: float) -> np.ndarray:
@@ -120,7 +120,7 @@ class RegressionSteps:
 
 def regression_steps(problem, *, batch_size: int, lrs, target: float, num_runs: int, max_steps: int,
                      seed: int = 0, theta0=None, num_threads: int | None = 1) -> RegressionSteps:
-    """Plain SGD on the least-squares ``problem`` (:class:`course_utils.noise_floor.LeastSquares`) from
+    """Plain SGD on the least-squares ``problem`` (:class:`course_utils.regression.LeastSquares`) from
     ``theta0`` (default 0), ``num_runs`` independent runs for each learning rate, all at once, until
     the excess loss L(θ) − L(θ*) is at most ``target``.
 

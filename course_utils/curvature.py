@@ -30,13 +30,14 @@ Example:
 """
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
 import torch
 from torch import nn
+
+from .state import preserved_state
 
 # ----------------------------------------------------------------------------- flat vectors
 
@@ -59,40 +60,6 @@ def _params(model: nn.Module, params=None) -> list[torch.Tensor]:
     if not params:
         raise ValueError("the model has no trainable parameters (requires_grad=True): nothing to differentiate.")
     return params
-
-
-# ----------------------------------------------------------------------------- state left untouched
-
-@contextlib.contextmanager
-def preserved_state(model: nn.Module):
-    """Run a block, then put back ``model``'s train/eval flag, its buffers (e.g. BatchNorm's running
-    statistics) and the global torch random generators (CPU and CUDA), so a measurement made inside
-    leaves a training run exactly as it found it.
-
-    Example:
-        >>> model = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3))
-        >>> before = model[1].running_mean.clone()
-        >>> with preserved_state(model):
-        ...     _ = model(torch.randn(8, 3))              # a forward pass in train mode moves the running mean
-        >>> torch.equal(model[1].running_mean, before)
-        True
-    """
-    was_training = {m: m.training for m in model.modules()}
-    buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
-    cpu_rng = torch.get_rng_state()
-    cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
-    try:
-        yield model
-    finally:
-        with torch.no_grad():
-            for name, b in model.named_buffers():
-                if name in buffers:
-                    b.copy_(buffers[name])
-        for m, flag in was_training.items():
-            m.training = flag
-        torch.set_rng_state(cpu_rng)
-        if cuda_rng is not None:
-            torch.cuda.set_rng_state_all(cuda_rng)
 
 
 # ----------------------------------------------------------------------------- Hessian-vector products

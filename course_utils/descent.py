@@ -17,19 +17,19 @@ from typing import Callable
 
 import numpy as np
 
-from .arguments import check_int, check_positive
+from .arguments import check_int, check_lr, check_tol
 
-BLOWUP = 1e8  # |w| beyond this counts as diverged: the loss is ~1e16 times its start by then
-
-
-def check_lr(lr: float) -> float:
-    """Return ``lr`` as a float, or raise a ValueError saying why it is not a learning rate."""
-    return check_positive(lr, "lr", hint="try something like 0.1")
+# |w| beyond this counts as diverged: on a bowl the loss is ~1e16 times its start by then. The one
+# threshold of the course's runs (here, in course_utils.sweeps and in course_utils.regression).
+BLOWUP = 1e8
 
 
 @dataclass(frozen=True)
-class GDRun:
-    """One run of GD: ``points`` (k+1, n) are w_0..w_k; k < num_steps when it diverged."""
+class GDTrajectory:
+    """One run of GD on a surface: ``points`` (k+1, n) are w_0..w_k; k < num_steps when it diverged.
+
+    (Not :class:`course_utils.curvature.GDRun`, which is full-batch GD on a network with its sharpness.)
+    """
 
     lr: float
     points: np.ndarray
@@ -41,7 +41,7 @@ class GDRun:
 
 
 def run_gd(grad: Callable[[np.ndarray], np.ndarray], w0, lr: float, num_steps: int,
-           *, blowup: float = BLOWUP) -> GDRun:
+           *, blowup: float = BLOWUP) -> GDTrajectory:
     """Run ``num_steps`` of GD from ``w0`` (shape (n,)) and return every iterate.
 
     Stops early, with ``diverged=True``, once |w| exceeds ``blowup`` or turns non-finite,
@@ -61,7 +61,7 @@ def run_gd(grad: Callable[[np.ndarray], np.ndarray], w0, lr: float, num_steps: i
             if not np.all(np.isfinite(w)) or np.linalg.norm(w) > blowup:
                 diverged = True
                 break
-    return GDRun(lr=lr, points=np.array(points), diverged=diverged)
+    return GDTrajectory(lr=lr, points=np.array(points), diverged=diverged)
 
 
 def steps_to_tolerance(surface, w0, lr: float, tol: float = 1e-6, max_steps: int = 10_000) -> float:
@@ -72,7 +72,8 @@ def steps_to_tolerance(surface, w0, lr: float, tol: float = 1e-6, max_steps: int
         >>> steps_to_tolerance(make_bowl((1.0, 1.0)), [1.0, 0.0], lr=1.0)
         1
     """
-    lr = check_lr(lr)
+    lr, tol = check_lr(lr), check_tol(tol)
+    max_steps = check_int(max_steps, "max_steps", minimum=1)
     w = np.array(w0, dtype=float)
     target = tol * float(surface.value(w))
     with np.errstate(over="ignore", invalid="ignore"):
@@ -128,8 +129,7 @@ def sweep_lr(surface, w0, lrs, tol: float = 1e-6, max_steps: int = 10_000) -> LR
     """
     lrs = np.array([check_lr(lr) for lr in np.atleast_1d(lrs)], dtype=float)
     max_steps = check_int(max_steps, "max_steps", minimum=1)
-    if not 0 < tol < 1:
-        raise ValueError(f"tol must be between 0 and 1 (a fraction of the starting loss), got {tol}.")
+    tol = check_tol(tol)
     w0 = np.array(w0, dtype=float)
     if w0.ndim != 1:
         raise ValueError(f"w0 must be a vector of shape (n,), got shape {w0.shape}.")

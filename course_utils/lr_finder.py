@@ -15,6 +15,10 @@ curve is a separate step, one pure function per rule, each with its assumptions 
 * :func:`suggest_minimum`  -- the lr of the lowest smoothed loss, divided by 10;
 * :func:`suggest_valley`   -- fastai's "valley": about half-way down the longest descent.
 
+Beside it: the grid search it is judged against (:mod:`course_utils.grid_search`), a bowl with a
+known answer to run it on (:mod:`course_utils.bowl_model`), and torch-lr-finder run with the same
+settings (:mod:`course_utils.torch_lr_finder_adapter`).
+
 Example:
     >>> import torch
     >>> torch.manual_seed(0)                                        # doctest: +ELLIPSIS
@@ -30,11 +34,7 @@ Example:
 """
 from __future__ import annotations
 
-import contextlib
-import copy
-import io
 import math
-import random
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -42,7 +42,8 @@ import torch
 from torch import nn
 
 from . import runtime
-from .descent import check_lr
+from .arguments import check_beta, check_int, check_lr, check_range
+from .state import preserved_state
 
 SWEEP_MODES = ("exp", "linear")
 STOP_REASONS = ("end", "diverged", "non-finite")
@@ -60,25 +61,20 @@ def sweep_lrs(start_lr: float, end_lr: float, num_steps: int, mode: str = "exp")
         >>> sweep_lrs(1e-3, 1e-1, 5).round(6).tolist()
         [0.001, 0.003162, 0.01, 0.031623, 0.1]
     """
-    start_lr, end_lr = check_lr(start_lr), check_lr(end_lr)
+    start_lr, end_lr = check_lr(start_lr, "start_lr"), check_lr(end_lr, "end_lr")
+    num_steps = check_int(num_steps, "num_steps", minimum=2)
     if not end_lr > start_lr:
         raise ValueError(f"end_lr must be larger than start_lr (the sweep goes up), got start_lr={start_lr:g}, "
                          f"end_lr={end_lr:g}.")
-    if isinstance(num_steps, bool) or int(num_steps) != num_steps or num_steps < 2:
-        raise ValueError(f"num_steps must be an integer >= 2, got {num_steps!r}.")
     if mode == "exp":
-        return np.geomspace(start_lr, end_lr, int(num_steps))
+        return np.geomspace(start_lr, end_lr, num_steps)
     if mode == "linear":
-        return np.linspace(start_lr, end_lr, int(num_steps))
+        return np.linspace(start_lr, end_lr, num_steps)
     raise ValueError(f"mode must be one of {SWEEP_MODES}, got {mode!r}.")
 
 
-def _check_beta(beta: float) -> float:
-    beta = float(beta)
-    if not 0.0 <= beta < 1.0:
-        raise ValueError(f"beta (the smoothing factor) must be in [0, 1), got {beta}; 0 means no smoothing, "
-                         "0.98 is fastai's choice.")
-    return beta
+def _check_smoothing(beta: float) -> float:
+    return check_beta(beta, hint="it is the smoothing factor: 0 means no smoothing, 0.98 is fastai's choice")
 
 
 class MovingAverage:
@@ -93,7 +89,7 @@ class MovingAverage:
     """
 
     def __init__(self, beta: float, debias: bool = True):
-        self.beta, self.debias = _check_beta(beta), bool(debias)
+        self.beta, self.debias = _check_smoothing(beta), bool(debias)
         self.avg, self.count = 0.0, 0
 
     def update(self, x: float) -> float:
@@ -123,11 +119,9 @@ def smooth_losses(losses, beta: float, *, debias: bool = True) -> np.ndarray:
 
 
 def _check_factor(diverge_factor: float) -> float:
-    factor = float(diverge_factor)
-    if not factor > 1.0:  # also rejects NaN
-        raise ValueError(f"diverge_factor must be larger than 1 (stop once the smoothed loss exceeds that many times "
-                         f"its best), got {diverge_factor!r}; fastai uses 4, torch-lr-finder 5, math.inf never stops.")
-    return factor
+    return check_range(diverge_factor, "diverge_factor", 1, include_low=False, allow_inf=True,
+                       hint="stop once the smoothed loss exceeds that many times its best: fastai uses 4, "
+                            "torch-lr-finder 5, math.inf never stops")
 
 
 def stop_index(smoothed, diverge_factor: float, losses=None) -> int | None:
@@ -209,7 +203,7 @@ class Sweep:
         new stop is exactly the shorter run (a larger ``diverge_factor`` cannot see past where this
         sweep already stopped). This is what the lesson's sliders do, without training again.
         """
-        beta = self.beta if beta is None else _check_beta(beta)
+        beta = self.beta if beta is None else _check_smoothing(beta)
         factor = self.diverge_factor if diverge_factor is None else _check_factor(diverge_factor)
         debias = self.debias if debias is None else bool(debias)
         smoothed = smooth_losses(self.losses, beta, debias=debias)
@@ -224,68 +218,6 @@ class Sweep:
 
 
 # ----------------------------------------------------------------------------- leaving the caller's state alone
-
-class _SavedState:
-    """A copy of everything a range test changes: parameters, gradients, buffers, train/eval flags,
-    the optimizer's state and hyperparameters, and the global random generators."""
-
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device):
-        self.model, self.optimizer = model, optimizer
-        with torch.no_grad():
-            self.params = {name: p.detach().clone() for name, p in model.named_parameters()}
-            self.grads = {name: (None if p.grad is None else p.grad.detach().clone())
-                          for name, p in model.named_parameters()}
-            # named_buffers also lists non-persistent buffers, which state_dict() leaves out
-            self.buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
-        self.training = {name: m.training for name, m in model.named_modules()}
-        # The optimizer's per-parameter state and its hyperparameters (lr, momentum, ...), copied;
-        # restored in place, so tensors the caller holds (e.g. Adam's moments) get their values back.
-        self.optimizer_state = {p: {k: (v.detach().clone() if torch.is_tensor(v) else copy.deepcopy(v))
-                                    for k, v in state.items()} for p, state in optimizer.state.items()}
-        self.param_groups = [{k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
-                             for group in optimizer.param_groups]
-        self.python_rng = random.getstate()
-        self.numpy_rng = np.random.get_state()
-        self.torch_rng = torch.get_rng_state()
-        self.cuda_rng = (device, torch.cuda.get_rng_state(device)) if device.type == "cuda" else None
-
-    def restore(self) -> None:
-        model = self.model
-        with torch.no_grad():
-            for name, p in model.named_parameters():
-                p.copy_(self.params[name])
-                saved = self.grads[name]
-                p.grad = None if saved is None else saved.clone()
-            for name, b in model.named_buffers():
-                b.copy_(self.buffers[name])
-        for name, m in model.named_modules():
-            m.training = self.training[name]
-        state = self.optimizer.state
-        for p in list(state):
-            if p not in self.optimizer_state:   # state the sweep created (a fresh optimizer stays fresh)
-                del state[p]
-        for p, saved in self.optimizer_state.items():
-            current = state[p]
-            for key in list(current):
-                if key not in saved:
-                    del current[key]
-            for key, value in saved.items():
-                old = current.get(key)
-                if torch.is_tensor(value) and torch.is_tensor(old) and old.shape == value.shape and old.dtype == value.dtype:
-                    with torch.no_grad():
-                        old.copy_(value)
-                else:
-                    current[key] = value
-        for group, saved in zip(self.optimizer.param_groups, self.param_groups):
-            for key in [k for k in group if k != "params" and k not in saved]:
-                del group[key]
-            group.update(copy.deepcopy(saved))
-        random.setstate(self.python_rng)
-        np.random.set_state(self.numpy_rng)
-        torch.set_rng_state(self.torch_rng)
-        if self.cuda_rng is not None:
-            torch.cuda.set_rng_state(self.cuda_rng[1], self.cuda_rng[0])
-
 
 def _model_device(model: nn.Module) -> torch.device:
     for p in model.parameters():
@@ -347,40 +279,39 @@ def range_test(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader,
     global generator gives the same order in every range test, since that generator is restored.
     """
     lrs = sweep_lrs(start_lr, end_lr, num_steps, mode)
-    beta, factor = _check_beta(beta), _check_factor(diverge_factor)
+    beta, factor = _check_smoothing(beta), _check_factor(diverge_factor)
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer must be a torch.optim.Optimizer (torch's or a subclass), got {type(optimizer).__name__}.")
     loss_fn = loss_fn or nn.functional.cross_entropy
     device = _model_device(model)
-    saved = _SavedState(model, optimizer, device)
     losses, smoothed = [], []
     average, best, reason = MovingAverage(beta), math.inf, "end"
     bar = runtime.progress(total=len(lrs), desc=desc, unit="step", disable=not (progress and runtime.progress_enabled()))
-    try:
-        model.train()
-        batches = _cycle(train_loader)
-        for lr in lrs:
-            for group in optimizer.param_groups:
-                group["lr"] = float(lr)
-            x, y = next(batches)[:2]
-            loss = loss_fn(model(_to(x, device)), _to(y, device))
-            value = float(loss.item())
-            losses.append(value)
-            smoothed.append(average.update(value))
-            bar.update(1)
-            if not (math.isfinite(value) and math.isfinite(smoothed[-1])):
-                reason = "non-finite"
-                break
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            best = min(best, smoothed[-1])
-            if smoothed[-1] > factor * best:
-                reason = "diverged"
-                break
-    finally:
-        bar.close()
-        saved.restore()
+    with preserved_state(model, optimizer, weights=True):
+        try:
+            model.train()
+            batches = _cycle(train_loader)
+            for lr in lrs:
+                for group in optimizer.param_groups:
+                    group["lr"] = float(lr)
+                x, y = next(batches)[:2]
+                loss = loss_fn(model(_to(x, device)), _to(y, device))
+                value = float(loss.item())
+                losses.append(value)
+                smoothed.append(average.update(value))
+                bar.update(1)
+                if not (math.isfinite(value) and math.isfinite(smoothed[-1])):
+                    reason = "non-finite"
+                    break
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                best = min(best, smoothed[-1])
+                if smoothed[-1] > factor * best:
+                    reason = "diverged"
+                    break
+        finally:
+            bar.close()
     n = len(losses)
     return Sweep(lrs=lrs[:n].copy(), losses=np.array(losses, dtype=float), smoothed=np.array(smoothed, dtype=float),
                  beta=beta, diverge_factor=factor, stop_reason=reason, start_lr=float(lrs[0]),
@@ -396,9 +327,7 @@ SKIP_END = 5     # points dropped at the end (the blow-up itself), as fastai and
 def trimmed(sweep: Sweep, skip_start: int = SKIP_START, skip_end: int = SKIP_END) -> tuple[np.ndarray, np.ndarray]:
     """The part of the sweep the rules read: ``(lrs, smoothed)`` without the first ``skip_start``
     and the last ``skip_end`` points, and cut before any non-finite smoothed loss."""
-    for name, value in (("skip_start", skip_start), ("skip_end", skip_end)):
-        if isinstance(value, bool) or int(value) != value or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer, got {value!r}.")
+    skip_start, skip_end = check_int(skip_start, "skip_start"), check_int(skip_end, "skip_end")
     lrs, smoothed = np.asarray(sweep.lrs, dtype=float), np.asarray(sweep.smoothed, dtype=float)
     bad = np.flatnonzero(~np.isfinite(smoothed))
     if bad.size:
@@ -437,8 +366,7 @@ def suggest_minimum(sweep: Sweep, *, skip_start: int = SKIP_START, skip_end: int
     the fastest one. The minimum of a smoothed curve is a robust feature (it needs no derivative),
     but the smoothing's lag moves it to larger lrs, and the factor 10 is a convention, not a result.
     """
-    if not divide_by >= 1:
-        raise ValueError(f"divide_by must be at least 1, got {divide_by!r}.")
+    divide_by = check_range(divide_by, "divide_by", 1)
     lrs, smoothed = trimmed(sweep, skip_start, skip_end)
     return float(lrs[int(np.argmin(smoothed))] / divide_by)
 
@@ -491,158 +419,6 @@ def suggest(sweep: Sweep, rules=None, **kwargs) -> dict[str, float]:
     return {name: rule(sweep, **kwargs) for name, rule in rules.items()}
 
 
-# ----------------------------------------------------------------------------- grid search
-
-def good_region(lrs, values, margin: float = 0.05) -> tuple[float, float]:
-    """The span of learning rates where a grid search's final loss is within ``margin`` of its best.
-
-    ``lrs`` (k,) ascending grid, ``values`` (k,) the final (validation) loss of each, lower is
-    better and positive. The region is the connected span around the best grid point where the
-    curve through the grid points, drawn straight in log lr, stays at or below
-    ``(1 + margin) * best``: its ends are where that curve crosses the threshold, or the grid's
-    ends. Assumes the loss changes smoothly between neighbouring grid points (the grid cannot see
-    anything narrower than its step).
-
-    Example:
-        >>> low, high = good_region([1e-4, 1e-3, 1e-2], [2.2, 2.0, 2.3], margin=0.05)  # threshold 2.1
-        >>> f"{low:.3g} {high:.3g}"     # half-way (in log lr) to 1e-4, a third of the way to 1e-2
-        '0.000316 0.00215'
-    """
-    lrs, values = np.asarray(lrs, dtype=float), np.asarray(values, dtype=float)
-    if lrs.ndim != 1 or lrs.shape != values.shape or len(lrs) < 2:
-        raise ValueError(f"lrs and values must be 1-D of the same length (at least 2), got {lrs.shape} and {values.shape}.")
-    if np.any(np.diff(lrs) <= 0) or np.any(lrs <= 0):
-        raise ValueError("lrs must be positive and increasing (a grid from small to large).")
-    if not margin >= 0:
-        raise ValueError(f"margin must be a non-negative fraction (0.05 = within 5 %), got {margin!r}.")
-    values = np.where(np.isfinite(values), values, np.inf)  # a diverged run is as bad as it gets
-    best = int(np.argmin(values))
-    threshold = (1.0 + margin) * values[best]
-    log = np.log(lrs)
-
-    def edge(step: int) -> float:
-        i = best
-        while 0 <= i + step < len(lrs) and values[i + step] <= threshold:
-            i += step
-        j = i + step
-        if not 0 <= j < len(lrs):
-            return float(lrs[i])
-        if not np.isfinite(values[j]):
-            return float(lrs[i])
-        fraction = (threshold - values[i]) / (values[j] - values[i])
-        return float(np.exp(log[i] + fraction * (log[j] - log[i])))
-
-    return edge(-1), edge(+1)
-
-
-# ----------------------------------------------------------------------------- lesson 02's bowl, as a model
-
-class BowlModel(nn.Module):
-    """The bowl f(w) = ½ wᵀAw as a torch module: ``forward`` ignores its input and returns f(w).
-
-    Lets the range test run full-batch gradient descent on a quadratic, where the answer is known:
-    plain GD blows up once lr > 2/λ_max (lesson 02). Use it with ``loss_fn=bowl_loss`` and a loader
-    of one dummy batch (:meth:`loader`).
-
-    Example:
-        >>> from course_utils.surfaces import make_bowl
-        >>> bowl = make_bowl((1.0, 10.0))
-        >>> model = BowlModel(bowl.A, w0=[1.0, 1.0])
-        >>> float(model(None)), float(bowl.value([1.0, 1.0]))
-        (5.5, 5.5)
-    """
-
-    def __init__(self, A, w0):
-        super().__init__()
-        A = torch.as_tensor(np.asarray(A, dtype=float))
-        w0 = torch.as_tensor(np.asarray(w0, dtype=float))
-        if A.ndim != 2 or A.shape[0] != A.shape[1] or w0.shape != (A.shape[0],):
-            raise ValueError(f"A must be (n, n) and w0 (n,), got {tuple(A.shape)} and {tuple(w0.shape)}.")
-        self.register_buffer("A", A)
-        self.w = nn.Parameter(w0.clone())
-
-    def forward(self, x=None):
-        return 0.5 * self.w @ self.A @ self.w
-
-    @staticmethod
-    def loader():
-        """One dummy full batch: every step of the range test then sees the exact loss and gradient."""
-        return [(torch.zeros(1), torch.zeros(1))]
-
-
-def bowl_loss(output, target):
-    """The loss of a :class:`BowlModel`: its output already is f(w), so the target is ignored."""
-    return output
-
-
-# ----------------------------------------------------------------------------- the independent implementation
-
-def torch_lr_finder_version() -> str | None:
-    """The installed torch-lr-finder's version, or ``None`` when it is not installed.
-
-    (Read from the package's metadata here, so that a lesson need not import ``importlib``, which
-    the grader's integrity scan flags in a submission.)
-    """
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("torch-lr-finder")
-    except PackageNotFoundError:
-        return None
-
-
-def torch_lr_finder_sweep(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader, *, loss_fn=None,
-                          start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: int = 100, mode: str = "exp",
-                          beta: float = 0.98, diverge_factor: float = 5.0, skip_start: int = SKIP_START,
-                          skip_end: int = SKIP_END) -> tuple[Sweep, float]:
-    """Run torch-lr-finder's ``LRFinder.range_test`` with the same settings; return its sweep and its suggestion.
-
-    The course's range test is checked against this independent implementation (a test-only
-    dependency: ``pip install torch-lr-finder``). torch-lr-finder's ``smooth_f`` is ``1 - beta``
-    (the weight of the newest loss) and its average starts at the first loss instead of being
-    bias-corrected, so the returned :class:`Sweep` has ``debias=False``; its raw ``losses`` are
-    recovered exactly from the smoothed ones (the average can be run backwards). The suggestion is
-    what its ``plot(skip_start, skip_end)`` reports: the steepest slope. Its progress bar and
-    messages are silenced, and the model and optimizer are reset afterwards (``LRFinder.reset``).
-    """
-    try:
-        from torch_lr_finder import LRFinder, TrainDataLoaderIter
-        from torch_lr_finder import lr_finder as tlf_module
-    except ImportError:
-        raise ImportError("torch-lr-finder is not installed: `pip install torch-lr-finder` (it is in the course's "
-                          "test extra) to compare the range test with it.") from None
-    from unittest import mock
-
-    import matplotlib.figure
-
-    beta = _check_beta(beta)
-    lrs = sweep_lrs(start_lr, end_lr, num_steps, mode)
-
-    class Batches(TrainDataLoaderIter):  # any (x, y) loader, restarted when it runs out
-        def inputs_labels_from_batch(self, batch):
-            return batch[0], batch[1]
-
-    finder = LRFinder(model, optimizer, loss_fn or nn.CrossEntropyLoss())
-    ax = matplotlib.figure.Figure().subplots()
-    with mock.patch.object(tlf_module, "tqdm", lambda iterable, **kwargs: iterable), \
-            contextlib.redirect_stdout(io.StringIO()):
-        finder.range_test(Batches(train_loader), start_lr=float(lrs[0]), end_lr=float(lrs[-1]), num_iter=len(lrs),
-                          step_mode=mode, smooth_f=1.0 - beta, diverge_th=diverge_factor)
-        _, suggestion = finder.plot(skip_start=skip_start, skip_end=skip_end, ax=ax, suggest_lr=True)
-    finder.reset()
-    their_lrs = np.array(finder.history["lr"], dtype=float)
-    smoothed = np.array(finder.history["loss"], dtype=float)
-    raw = smoothed.copy()
-    if beta > 0:  # s_i = (1 - beta) x_i + beta s_(i-1), run backwards
-        raw[1:] = (smoothed[1:] - beta * smoothed[:-1]) / (1.0 - beta)
-    n = len(their_lrs)
-    reason = "end" if n == len(lrs) and smoothed[-1] <= diverge_factor * smoothed.min() else "diverged"
-    sweep = Sweep(lrs=their_lrs, losses=raw, smoothed=smoothed, beta=beta, diverge_factor=float(diverge_factor),
-                  stop_reason=reason, start_lr=float(lrs[0]), end_lr=float(lrs[-1]), num_steps_requested=len(lrs),
-                  mode=mode, debias=False)
-    return sweep, float(suggestion)
-
-
-__all__ = ["torch_lr_finder_version", "range_test", "Sweep", "sweep_lrs", "smooth_losses", "MovingAverage", "stop_index", "trimmed",
+__all__ = ["range_test", "Sweep", "sweep_lrs", "smooth_losses", "MovingAverage", "stop_index", "trimmed",
            "suggest_steepest", "suggest_minimum", "suggest_valley", "longest_descent", "suggest", "RULES",
-           "good_region", "BowlModel", "bowl_loss", "torch_lr_finder_sweep", "SWEEP_MODES", "SKIP_START", "SKIP_END"]
+           "SWEEP_MODES", "SKIP_START", "SKIP_END"]

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import optimizers as _optimizers
+from . import runtime
 from .arguments import check_int
 from .parametrization import SP, Parametrization, layer_kinds
 
@@ -157,25 +157,6 @@ class StackRuns:
         return self.steps * self.batch_size
 
 
-@contextmanager
-def torch_threads(num_threads: int | None):
-    """Run torch on ``num_threads`` threads inside the block (``None``: leave it alone).
-
-    On two cores shared with other work (load about 4), one thread trained a stack 12 times faster than two
-    (9.4 s against 0.74 s in ``python -m course_utils.model_stack``): the threads wait for each other at
-    every small matrix product.
-    """
-    if num_threads is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(check_int(num_threads, "num_threads", minimum=1))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def train_stack(stack: MLPStack, X: torch.Tensor, y: torch.Tensor, lrs, optimizer: str = "SGD", *, batch_size: int,
                 num_steps: int, eval_X: torch.Tensor | None = None, eval_y: torch.Tensor | None = None,
                 eval_every: int | None = None, warmup_steps: int = 0, batch_seed: int = 0,
@@ -221,7 +202,7 @@ def train_stack(stack: MLPStack, X: torch.Tensor, y: torch.Tensor, lrs, optimize
     steps, losses = [0], [evaluate(stack, eval_X, eval_y)]
     start = time.perf_counter()
     step_range = range(1, num_steps + 1)
-    with torch_threads(num_threads):
+    with runtime.torch_threads(num_threads):
         for step in (progress(step_range) if progress else step_range):
             if step <= warmup_steps + 1:
                 factor = min(1.0, step / warmup_steps) if warmup_steps else 1.0
@@ -272,7 +253,7 @@ def _benchmark(num_steps: int = 100) -> None:
         stacked = train_stack(MLPStack(48, 64, 10, seeds=seeds, num_lrs=len(lrs)), X, y, lrs, "Adam",
                               batch_size=batch_size, num_steps=num_steps, eval_every=num_steps, num_threads=threads)
         start = time.perf_counter()
-        with torch_threads(threads):
+        with runtime.torch_threads(threads):
             for seed in seeds:
                 for lr in lrs:
                     torch.manual_seed(seed)

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import model_stack
+from . import model_stack, runtime
 from . import optimizers as _optimizers
 from .parametrization import MUP, Parametrization
 
@@ -141,7 +141,7 @@ def compare_with_mup(*, num_inputs: int = 48, width: int = 256, base_width: int 
     (``torch.optim.Adam`` underneath), the course's as an :class:`~course_utils.model_stack.MLPStack`
     of one network with :class:`course_utils.optimizers.Adam`, both starting from ``mup``'s initial weights.
     """
-    with model_stack.torch_threads(num_threads):
+    with runtime.torch_threads(num_threads):
         return _compare(num_inputs, width, base_width, num_outputs, depth, lr, eps, num_steps, batch_size, seed,
                         parametrization)
 

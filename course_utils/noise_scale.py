@@ -87,14 +87,14 @@ def from_per_example(grads) -> NoiseScale:
 def least_squares_noise(problem, theta) -> tuple[NoiseScale, float]:
     """The noise scale of lesson 03's regression at parameters ``theta`` (p,), in closed form.
 
-    ``problem`` is a :class:`course_utils.noise_floor.LeastSquares`; example ``j``'s gradient of the
+    ``problem`` is a :class:`course_utils.regression.LeastSquares`; example ``j``'s gradient of the
     squared error is ``2 e_j x̃_j`` with residual ``e_j = x̃_jᵀθ − y_j``. Returns the :class:`NoiseScale`
     and the paper's curvature-weighted ``B_noise = tr(HΣ)/(GᵀHG)``.
 
     Example:
-        >>> from course_utils import noise_floor, synthetic
+        >>> from course_utils import regression, synthetic
         >>> data = synthetic.make_linear_regression(500, 3, noise_std=0.5, seed=0)
-        >>> problem = noise_floor.least_squares(data.X, data.y)
+        >>> problem = regression.least_squares(data.X, data.y)
         >>> start, b_noise = least_squares_noise(problem, np.zeros(4))
         >>> start.b_simple < 10 < least_squares_noise(problem, problem.solution + 0.01)[0].b_simple
         True
@@ -141,12 +141,12 @@ def minibatch_sq_norms(batch_grad: Callable, num_examples: int, batch_size: int,
 
     ``batch_grad(idx)`` returns the minibatch gradient (any array or tensor, or a list of them) for the
     example indices ``idx`` (a NumPy integer array). torch runs on ``num_threads`` threads meanwhile
-    (see :func:`course_utils.model_stack.torch_threads`).
+    (see :func:`course_utils.runtime.torch_threads`).
     """
     num_examples = check_int(num_examples, "num_examples", minimum=1)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     num_draws = check_int(num_draws, "num_draws", minimum=1)
-    from .model_stack import torch_threads
+    from .runtime import torch_threads
 
     rng = np.random.default_rng(seed)
     out = np.empty(num_draws)
@@ -176,7 +176,7 @@ def per_example_gradients(model, loss_fn: Callable, X, y, *, chunk: int = 512, n
     import torch
     from torch.func import functional_call, grad, vmap
 
-    from .model_stack import torch_threads
+    from .runtime import torch_threads
 
     params = {name: p.detach() for name, p in model.named_parameters()}
 

@@ -12,6 +12,9 @@ Options of torch's classes that only change *how* the update is computed on the 
 (``foreach``, ``fused``, ``capturable``, ``differentiable``) are accepted at the values that
 mean "plain loop" and refused otherwise, with a message; nothing is silently ignored.
 
+The course names an optimizer by its torch.optim class name (``"SGD"``, ``"Adam"``, ...):
+:func:`optimizer_class` is the one lookup from a name to the course's class or torch's.
+
 Hyperparameters are usually numbers. They may also be tensors that broadcast against a
 parameter: with a parameter of shape (k, n) whose rows are k independent problems, an ``lr``
 of shape (k, 1) runs k learning rates at once (how :mod:`course_utils.sweeps` runs a whole
@@ -31,8 +34,10 @@ import math
 
 import torch
 
-__all__ = ["CourseOptimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "OPTIMIZERS", "compare", "trajectory",
-           "relative_gaps", "make_problem"]
+from .arguments import check_range
+
+__all__ = ["CourseOptimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "OPTIMIZERS", "optimizer_class",
+           "compare", "trajectory", "relative_gaps", "make_problem"]
 
 # hyperparameters that must be finite and >= 0 (as torch.optim requires); betas must lie in [0, 1)
 _NON_NEGATIVE = ("lr", "momentum", "dampening", "weight_decay", "lr_decay", "initial_accumulator_value", "eps",
@@ -40,15 +45,17 @@ _NON_NEGATIVE = ("lr", "momentum", "dampening", "weight_decay", "lr_decay", "ini
 
 
 def _check_range(owner: str, name: str, value, high: float | None = None) -> None:
-    """Raise a ValueError unless every value of ``value`` (a number or a tensor) is finite, >= 0 and < ``high``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor)):
-        raise ValueError(f"{owner}: {name} must be a number, got {value!r}.")
-    v = torch.as_tensor(value, dtype=torch.float64).detach().cpu()
-    ok = torch.isfinite(v) & (v >= 0) & ((v < high) if high is not None else True)
-    if not bool(ok.all()):
-        bad = v[~ok].flatten()[0].item()
-        limit = "" if high is None else f" and below {high:g}"
-        raise ValueError(f"{owner}: {name} must be a finite number >= 0{limit}, got {bad!r}.")
+    """Raise a ValueError unless every value of ``value`` (a number, or a tensor of per-run values) is finite,
+    >= 0 and < ``high``."""
+    label = f"{owner}: {name}"
+    if torch.is_tensor(value):
+        values = value.detach().to("cpu", torch.float64).flatten().tolist()
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{label} must be a number, got {value!r}.")
+    else:
+        values = [value]
+    for v in values:
+        check_range(v, label, 0, high, include_high=False)
 
 
 def check_hyperparameters(owner: str, group: dict) -> None:
@@ -285,7 +292,39 @@ class AdamW(Adam):
                          fused=fused, decoupled_weight_decay=True)
 
 
+# ----------------------------------------------------------------------------- the course's names for optimizers
+
+# The one vocabulary of the course: an optimizer is named by its torch.optim class name, spelled as torch spells it.
 OPTIMIZERS = {cls.__name__: cls for cls in (SGD, Adagrad, RMSprop, Adam, AdamW)}
+LIBRARIES = ("course", "torch")
+
+
+def optimizer_class(optimizer, *, library: str = "course") -> type:
+    """The ``torch.optim.Optimizer`` class that ``optimizer`` names.
+
+    ``optimizer`` is a name of :data:`OPTIMIZERS` (torch.optim's class names: ``"SGD"``,
+    ``"Adagrad"``, ``"RMSprop"``, ``"Adam"``, ``"AdamW"``), or a ``torch.optim.Optimizer``
+    subclass, returned as it is. A name gives the course's own class (``library="course"``, which
+    also takes per-run tensor hyperparameters) or torch's (``library="torch"``).
+
+    Example:
+        >>> optimizer_class("Adam"), optimizer_class("Adam", library="torch")
+        (<class 'course_utils.optimizers.Adam'>, <class 'torch.optim.adam.Adam'>)
+        >>> optimizer_class("adam")
+        Traceback (most recent call last):
+            ...
+        ValueError: unknown optimizer 'adam' (did you mean 'Adam'?); name one of SGD, Adagrad, RMSprop, Adam, AdamW (torch.optim's class names), or pass an optimizer class.
+    """
+    if library not in LIBRARIES:
+        raise ValueError(f"library must be one of {', '.join(LIBRARIES)}, got {library!r}.")
+    if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
+        return optimizer
+    if isinstance(optimizer, str) and optimizer in OPTIMIZERS:
+        return OPTIMIZERS[optimizer] if library == "course" else getattr(torch.optim, optimizer)
+    close = [name for name in OPTIMIZERS if isinstance(optimizer, str) and name.lower() == optimizer.lower()]
+    guess = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ValueError(f"unknown optimizer {optimizer!r}{guess}; name one of {', '.join(OPTIMIZERS)} "
+                     "(torch.optim's class names), or pass an optimizer class.")
 
 
 # ----------------------------------------------------------------------------- side by side with torch.optim

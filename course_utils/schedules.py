@@ -9,8 +9,9 @@
   joined by ``SequentialLR``). The tests check that both give the same numbers.
 * :func:`make_schedule` holds the course's recipes (step, exponential, cosine, one-cycle, ...),
   each relative to the optimizer's learning rate, so one name and one peak lr define a schedule.
-* :func:`run_regression` measures schedules on lesson 03's regression problem: many SGD runs
-  (learning rates x seeds) at once, each with its own learning rate per step.
+
+Lesson 05 measures them on lesson 03's regression problem with :func:`course_utils.regression.run`
+(many runs at once, each with its own learning rate per step).
 
 Plots of these arrays are in :mod:`course_utils.plotting` (``plot_schedules``, ``plot_lr_trace``).
 
@@ -23,12 +24,12 @@ Example:
 from __future__ import annotations
 
 import copy
-import math
 import warnings
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
+
+from .arguments import check_int, check_lr, check_range
 
 # The warnings PyTorch gives about the call order. A sampler only reads learning rates: it steps the
 # scheduler without ever calling optimizer.step() (which would cost more than the scheduler itself),
@@ -37,12 +38,6 @@ _ORDER_WARNINGS = (r"Seems like `optimizer.step\(\)` has been overridden", r"Det
 
 
 # ----------------------------------------------------------------------------- sampling
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
-
 
 def _throwaway_optimizer(lrs: Sequence[float], groups: Sequence[dict] | None = None):
     """An SGD optimizer over one dummy parameter per group: it never changes anything that matters."""
@@ -116,11 +111,12 @@ def lr_trace(make_scheduler: Callable, num_steps: int, lr=1.0, *, every: int = 1
         >>> lr_trace(lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.1), 4, lr=1.0, every=2).tolist()
         [1.0, 1.0, 0.1, 0.1]
     """
-    num_steps = _positive_int(num_steps, "num_steps")
-    every = _positive_int(every, "every")
+    num_steps = check_int(num_steps, "num_steps", minimum=1)
+    every = check_int(every, "every", minimum=1)
     lrs = [lr] if np.ndim(lr) == 0 else list(lr)
-    if not lrs or any(not (math.isfinite(float(v)) and float(v) >= 0) for v in lrs):
-        raise ValueError(f"lr must be a non-negative number (or a sequence of them, one per group), got {lr!r}.")
+    if not lrs:
+        raise ValueError("lr must be a number, or a sequence of them (one per param group); got an empty sequence.")
+    lrs = [check_range(v, "lr", 0, hint="one number, or one per param group") for v in lrs]
     optimizer = _throwaway_optimizer(lrs)
     scheduler = make_scheduler(optimizer)
     if getattr(scheduler, "optimizer", None) is not optimizer:
@@ -144,8 +140,8 @@ def sample_scheduler(scheduler, num_steps: int, *, every: int = 1, metrics=None)
         >>> sample_scheduler(sched, 5).tolist(), opt.param_groups[0]["lr"], sched.last_epoch
         ([1.0, 1.0, 0.1, 0.1, 0.010000000000000002], 1.0, 0)
     """
-    num_steps = _positive_int(num_steps, "num_steps")
-    every = _positive_int(every, "every")
+    num_steps = check_int(num_steps, "num_steps", minimum=1)
+    every = check_int(every, "every", minimum=1)
     optimizer = getattr(scheduler, "optimizer", None)
     if optimizer is None:
         raise ValueError(f"expected a torch.optim.lr_scheduler scheduler, got {type(scheduler).__name__}.")
@@ -159,20 +155,18 @@ def sample_scheduler(scheduler, num_steps: int, *, every: int = 1, metrics=None)
 # ----------------------------------------------------------------------------- warmup + decay, two ways
 
 def _check_warmup_args(peak_lr, warmup_steps, total_steps, start_factor, final_lr):
-    if not (math.isfinite(peak_lr) and peak_lr > 0):
-        raise ValueError(f"peak_lr must be a positive number, got {peak_lr!r}.")
-    if int(warmup_steps) != warmup_steps or warmup_steps < 0:
-        raise ValueError(f"warmup_steps must be a non-negative integer, got {warmup_steps!r}.")
-    if int(total_steps) != total_steps or total_steps <= warmup_steps:
-        raise ValueError(f"total_steps must be an integer larger than warmup_steps ({warmup_steps}), got {total_steps!r}.")
-    if not 0 < start_factor <= 1:
-        raise ValueError(f"start_factor must be in (0, 1] (the warmup starts at start_factor * peak_lr), got {start_factor!r}.")
-    if not 0 <= final_lr <= peak_lr:
-        raise ValueError(f"final_lr must be between 0 and peak_lr ({peak_lr}), got {final_lr!r}.")
+    peak_lr = check_lr(peak_lr, "peak_lr")
+    warmup_steps = check_int(warmup_steps, "warmup_steps")
+    total_steps = check_int(total_steps, "total_steps", minimum=warmup_steps + 1, hint="(more than warmup_steps)")
+    start_factor = check_range(start_factor, "start_factor", 0, 1, include_low=False,
+                               hint="the warmup starts at start_factor * peak_lr")
+    final_lr = check_range(final_lr, "final_lr", 0, peak_lr, hint="it is where the decay ends, at most peak_lr")
+    return peak_lr, warmup_steps, total_steps, start_factor, final_lr
 
 
 def _warmup_then(step, peak_lr, warmup_steps, total_steps, start_factor, final_lr, decay):
-    _check_warmup_args(peak_lr, warmup_steps, total_steps, start_factor, final_lr)
+    peak_lr, warmup_steps, total_steps, start_factor, final_lr = _check_warmup_args(
+        peak_lr, warmup_steps, total_steps, start_factor, final_lr)
     step = np.asarray(step, dtype=float)
     if np.any(step < 0):
         raise ValueError("step must be non-negative.")
@@ -298,13 +292,12 @@ def make_schedule(name: str, optimizer, num_steps: int, *, warmup_steps: int = 0
     """
     from torch.optim import lr_scheduler as S
 
-    num_steps = _positive_int(num_steps, "num_steps")
+    num_steps = check_int(num_steps, "num_steps", minimum=1)
     if name not in SCHEDULES:
         raise ValueError(f"unknown schedule {name!r}; choose one of {', '.join(SCHEDULES)}.")
-    if not 0 < final_factor <= 1:
-        raise ValueError(f"final_factor must be in (0, 1] (the end lr as a fraction of the peak), got {final_factor!r}.")
-    if int(warmup_steps) != warmup_steps or not 0 <= warmup_steps < num_steps:
-        raise ValueError(f"warmup_steps must be an integer from 0 to num_steps - 1 ({num_steps - 1}), got {warmup_steps!r}.")
+    final_factor = check_range(final_factor, "final_factor", 0, 1, include_low=False,
+                               hint="the end lr as a fraction of the peak")
+    warmup_steps = check_int(warmup_steps, "warmup_steps", maximum=num_steps - 1)
     peak = _peak(optimizer)
     if name == "constant":
         return S.ConstantLR(optimizer, factor=1.0, total_iters=0)
@@ -331,141 +324,5 @@ def make_schedule(name: str, optimizer, num_steps: int, *, warmup_steps: int = 0
                       mode="triangular2", cycle_momentum=False)
 
 
-# ----------------------------------------------------------------------------- lesson 03's regression, many runs at once
-
-@dataclass(frozen=True)
-class RegressionRuns:
-    """SGD runs on a regression problem: one per (schedule, seed), measured every few steps.
-
-    ``lr`` (L, S, T): the learning rate each run used at each step; ``eval_steps`` (E,): the steps
-    after which the loss on all the data was measured (0 = before training); ``excess`` (L, S, E):
-    that loss minus the least-squares loss (the lowest possible); ``seeds`` (S,).
-    """
-
-    lr: np.ndarray
-    eval_steps: np.ndarray
-    excess: np.ndarray
-    seeds: tuple
-
-    @property
-    def final(self) -> np.ndarray:
-        """(L, S): the excess loss after the last step."""
-        return self.excess[..., -1]
-
-
-def least_squares_loss(X, y) -> float:
-    """The lowest mean squared error any ``x·w + b`` reaches on (X (n, d), y (n,)), computed in float64."""
-    X = np.asarray(X, dtype=np.float64)
-    X1 = np.concatenate([X, np.ones((len(X), 1))], axis=1)
-    y = np.asarray(y, dtype=np.float64)
-    solution = np.linalg.lstsq(X1, y, rcond=None)[0]
-    return float(np.mean((X1 @ solution - y) ** 2))
-
-
-def seeded_start(num_features: int, num_samples: int, num_steps: int, batch_size: int, seed: int):
-    """What ``seed`` fixes in a regression run: initial weights (d,), bias, and every step's minibatch rows.
-
-    The weights and bias are uniform in ±1/sqrt(d) (the range ``torch.nn.Linear`` draws from);
-    the rows are (num_steps, batch_size) indices into the data. All come from
-    ``torch.Generator().manual_seed(seed)``, so they are the same on every machine.
-
-    Example:
-        >>> w, b, rows = seeded_start(3, 100, num_steps=5, batch_size=4, seed=0)
-        >>> w.shape, rows.shape, bool(abs(b) <= 1 / 3 ** 0.5)
-        ((3,), (5, 4), True)
-    """
-    import torch
-
-    gen = torch.Generator().manual_seed(int(seed))
-    bound = 1 / math.sqrt(num_features)
-    w = (2 * torch.rand(num_features, generator=gen, dtype=torch.float64) - 1) * bound
-    b = (2 * torch.rand((), generator=gen, dtype=torch.float64) - 1) * bound
-    rows = torch.randint(0, num_samples, (num_steps, batch_size), generator=gen)
-    return w.numpy(), float(b), rows.numpy()
-
-
-def run_regression(data, lr_per_step, *, seeds: Sequence[int] = (0,), batch_size: int = 8,
-                   eval_every: int | None = None, make_plateau: Callable | None = None) -> RegressionRuns:
-    """Minibatch SGD on lesson 03's regression, for L learning-rate schedules x S seeds at once.
-
-    Every run is plain SGD on the mean squared error of ``x·w + b``, step t using
-    ``lr_per_step[l, t]``: ``w <- w - lr * (2/B) X_bᵀ r``, ``b <- b - lr * (2/B) Σ r`` on a minibatch
-    of ``batch_size`` random rows (the gradient of lesson 03). Seed s fixes the initial weights
-    and the minibatches, the same for every schedule, so schedules are compared on the same data.
-    The update is written out in NumPy (not ``torch.optim.SGD``) only so that all L x S runs take a
-    few array operations per step; the tests check it against ``torch.optim.SGD`` with a scheduler.
-
-    Args:
-        data: a :class:`~course_utils.synthetic.RegressionData` (``X`` (n, d), ``y`` (n,)).
-        lr_per_step: (L, T) or (T,) learning rates, e.g. rows of :func:`lr_trace`.
-        seeds: one run per seed for every schedule.
-        eval_every: measure the loss on all the data every this many steps (default T // 50).
-        make_plateau: ``make_plateau(optimizer) -> ReduceLROnPlateau``: each run then starts at
-            ``lr_per_step[l, 0]`` (which must be constant) and its own plateau scheduler lowers it,
-            reading that run's loss on all the data at every evaluation.
-
-    Example:
-        >>> from course_utils.synthetic import make_linear_regression
-        >>> data = make_linear_regression(200, 3, noise_std=0.3, seed=0)
-        >>> runs = run_regression(data, np.full((2, 100), [[0.05], [0.01]]), seeds=(0, 1), eval_every=50)
-        >>> runs.excess.shape, runs.eval_steps.tolist()
-        ((2, 2, 3), [0, 50, 100])
-    """
-    lrs = np.atleast_2d(np.asarray(lr_per_step, dtype=float))
-    if lrs.ndim != 2 or not np.all(np.isfinite(lrs)) or np.any(lrs < 0):
-        raise ValueError("lr_per_step must be a (T,) or (L, T) array of non-negative learning rates.")
-    num_schedules, num_steps = lrs.shape
-    seeds = tuple(int(s) for s in seeds)
-    if not seeds:
-        raise ValueError("seeds must name at least one seed.")
-    batch_size = _positive_int(batch_size, "batch_size")
-    eval_every = _positive_int(eval_every or max(1, num_steps // 50), "eval_every")
-    X = np.asarray(data.X, dtype=np.float64)
-    y = np.asarray(data.y, dtype=np.float64)
-    n, d = X.shape
-    best = least_squares_loss(X, y)
-
-    starts = [seeded_start(d, n, num_steps, batch_size, seed) for seed in seeds]
-    w = np.array([[w0 for w0, _, _ in starts]] * num_schedules)                    # (L, S, d)
-    b = np.array([[b0 for _, b0, _ in starts]] * num_schedules, dtype=np.float64)  # (L, S)
-    rows = np.stack([r for _, _, r in starts], axis=1)                             # (T, S, B)
-    lr_used = np.empty((num_schedules, len(seeds), num_steps))
-
-    plateaus = None
-    current = np.repeat(lrs[:, :1], len(seeds), axis=1)  # (L, S): the lr of each run, with plateaus
-    if make_plateau is not None:
-        if not np.all(lrs == lrs[:, :1]):
-            raise ValueError("with make_plateau, each row of lr_per_step must be constant (its starting lr).")
-        plateaus = []
-        for lr in current.ravel():
-            opt = _throwaway_optimizer([lr])
-            plateaus.append((opt, make_plateau(opt)))
-
-    def full_loss():
-        residual = w @ X.T + b[..., None] - y      # (L, S, n)
-        return np.mean(residual ** 2, axis=-1)     # (L, S)
-
-    eval_steps, excess = [0], [full_loss() - best]
-    with np.errstate(over="ignore", invalid="ignore"):  # a too-large lr may overflow: its loss becomes inf/nan
-        for t in range(num_steps):
-            step_lr = current if plateaus is not None else lrs[:, t:t + 1]
-            lr_used[..., t] = step_lr
-            xb, yb = X[rows[t]], y[rows[t]]                                    # (S, B, d), (S, B)
-            residual = np.einsum("lsd,sbd->lsb", w, xb) + b[..., None] - yb    # (L, S, B)
-            w -= (step_lr * (2 / batch_size))[..., None] * np.einsum("lsb,sbd->lsd", residual, xb)
-            b -= step_lr * (2 / batch_size) * residual.sum(-1)
-            if (t + 1) % eval_every == 0 or t + 1 == num_steps:
-                loss = full_loss()
-                eval_steps.append(t + 1)
-                excess.append(loss - best)
-                if plateaus is not None:
-                    for (opt, sched), value in zip(plateaus, loss.ravel()):
-                        sched.step(float(value))
-                    current = np.array([opt.param_groups[0]["lr"] for opt, _ in plateaus]).reshape(current.shape)
-    return RegressionRuns(lr=lr_used, eval_steps=np.asarray(eval_steps), excess=np.stack(excess, axis=-1),
-                          seeds=seeds)
-
-
 __all__ = ["lr_trace", "sample_scheduler", "warmup_cosine_lr", "warmup_linear_lr", "warmup_cosine", "warmup_linear",
-           "SCHEDULES", "make_schedule", "RegressionRuns", "least_squares_loss", "seeded_start",
-           "run_regression"]
+           "SCHEDULES", "make_schedule"]

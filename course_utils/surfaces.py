@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .arguments import check_int, check_positive
+
 
 def _as_spd_matrix(A) -> np.ndarray:
     A = np.array(A, dtype=float)
@@ -106,11 +108,8 @@ class Quadratic:
         """
         if self.dim != 2:
             raise ValueError(f"level_curve draws 2D bowls; this one has dimension {self.dim}.")
-        level = float(level)
-        if not (np.isfinite(level) and level > 0):
-            raise ValueError(f"level must be a positive loss value (the minimum is 0), got {level}.")
-        if int(num_points) != num_points or num_points < 3:
-            raise ValueError(f"num_points must be an integer >= 3, got {num_points!r}.")
+        level = check_positive(level, "level", hint="it is a loss value, and the minimum is 0")
+        num_points = check_int(num_points, "num_points", minimum=3)
         lambdas, vectors = np.linalg.eigh(self.A)   # columns of `vectors`: the bowl's axes
         theta = np.linspace(0.0, 2 * np.pi, int(num_points))
         unit = np.stack([np.cos(theta), np.sin(theta)], axis=-1)
@@ -124,9 +123,9 @@ def make_bowl(lambdas=(1.0, 10.0), angle_deg: float = 0.0) -> Quadratic:
         >>> make_bowl((1.0, 4.0)).condition_number
         4.0
     """
-    lambdas = np.asarray(lambdas, dtype=float)
-    if lambdas.shape != (2,) or np.any(lambdas <= 0) or not np.all(np.isfinite(lambdas)):
-        raise ValueError(f"lambdas must be two positive numbers, got {lambdas.tolist()}.")
+    if np.shape(lambdas) != (2,):
+        raise ValueError(f"lambdas must be two positive numbers (the curvatures), got {lambdas!r}.")
+    lambdas = np.array([check_positive(v, "each of lambdas", hint="a curvature") for v in lambdas])
     t = np.deg2rad(angle_deg)
     rotation = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
     A = rotation @ np.diag(lambdas) @ rotation.T
@@ -160,9 +159,7 @@ class PlateauSurface:
 
     def __post_init__(self):
         for name in ("well_width", "trap_depth", "trap_width", "tilt"):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a positive number, got {value!r}.")
+            check_positive(getattr(self, name), name)
         for name in ("trap_center", "start"):
             point = np.asarray(getattr(self, name), dtype=float)
             if point.shape != (2,) or not np.all(np.isfinite(point)):

@@ -9,8 +9,9 @@ loss is a sum over rows, so row i's gradient is run i's own.
 
 * :func:`run_on_surface` -- iterates and losses on a 2D surface (a bowl) for every setting;
 * :func:`steps_to_tolerance` -- steps until the loss falls to ``tol`` times its start;
-* :func:`run_on_regression` -- minibatch training of linear models on a regression problem;
-* :func:`good_range` -- the best learning rate of a sweep and the range of those nearly as good.
+* :func:`broadcast_settings`, :func:`as_hyperparameters` -- settings as (k,) arrays, and as the
+  optimizer's per-run arguments (also used by :func:`course_utils.regression.run`);
+* :func:`train_networks` -- one network per learning rate, from the same start and batches.
 
 Example:
     >>> from course_utils import optimizers, surfaces
@@ -27,19 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import optimizers as _optimizers
-
-BLOWUP = 1e8   # |w| beyond this counts as diverged (as in course_utils.descent)
-
-
-def _optimizer_class(optimizer):
-    if isinstance(optimizer, str):
-        if optimizer not in _optimizers.OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {optimizer!r}; use one of {', '.join(_optimizers.OPTIMIZERS)}.")
-        return _optimizers.OPTIMIZERS[optimizer]
-    if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
-        return optimizer
-    raise ValueError(f"optimizer must be a torch.optim.Optimizer class or a name, got {optimizer!r}.")
+from .arguments import check_int, check_positive, check_tol
+from .descent import BLOWUP
+from .optimizers import optimizer_class
 
 
 def broadcast_settings(**settings) -> tuple[int, dict]:
@@ -72,8 +63,18 @@ def broadcast_settings(**settings) -> tuple[int, dict]:
     return k, out
 
 
-def _as_hyperparameters(settings: dict, k: int, dtype) -> dict:
-    """Per-run (k,) arrays as (k, 1) tensors; settings equal in every run stay plain numbers."""
+def as_hyperparameters(settings: dict, dtype=torch.float64, *, tiles: int = 1) -> dict:
+    """The optimizer's keyword arguments for the settings of :func:`broadcast_settings`, one row per run.
+
+    A setting equal in every run stays a plain number; one that differs becomes a (tiles·k, 1)
+    tensor whose rows are the runs: the k values, ``tiles`` times over (e.g. once per seed).
+    ``beta1``/``beta2`` are joined back into ``betas``.
+
+    Example:
+        >>> hyper = as_hyperparameters(broadcast_settings(lr=[0.1, 0.2], momentum=0.9)[1], tiles=2)
+        >>> hyper["lr"].flatten().tolist(), hyper["momentum"]
+        ([0.1, 0.2, 0.1, 0.2], 0.9)
+    """
     hyper = {}
     for name, value in settings.items():
         if isinstance(value, bool):
@@ -81,7 +82,7 @@ def _as_hyperparameters(settings: dict, k: int, dtype) -> dict:
         elif np.all(value == value[0]):
             hyper[name] = float(value[0])
         else:
-            hyper[name] = torch.as_tensor(value, dtype=dtype).reshape(k, 1)
+            hyper[name] = torch.as_tensor(np.tile(value, tiles), dtype=dtype)[:, None]
     if "beta1" in hyper:
         hyper["betas"] = (hyper.pop("beta1"), hyper.pop("beta2"))
     return hyper
@@ -116,13 +117,13 @@ class SurfaceRuns:
 
 def _surface_optimizer(w0, optimizer, loss_scale, hyperparameters, dtype=torch.float64):
     """The (k, n) parameter of k runs from ``w0``, its optimizer, the (k, 1) loss scales and the (k,) settings."""
-    cls = _optimizer_class(optimizer)
+    cls = optimizer_class(optimizer)
     k, settings = broadcast_settings(loss_scale=loss_scale, **hyperparameters)
     scale = settings.pop("loss_scale")[:, None]
-    if np.any(scale <= 0) or not np.all(np.isfinite(scale)):
-        raise ValueError("loss_scale must be positive and finite.")
+    for value in np.unique(scale):
+        check_positive(value, "loss_scale", hint="the loss is loss_scale * f")
     w = _start(w0, k, dtype)
-    opt = cls([w], **_as_hyperparameters(settings, k, dtype))
+    opt = cls([w], **as_hyperparameters(settings, dtype))
     settings["loss_scale"] = scale[:, 0]
     return w, opt, scale, settings
 
@@ -159,8 +160,7 @@ def run_on_surface(surface, w0, optimizer, num_steps: int, *, loss_scale=1.0, ke
         >>> (runs.final_loss < 1e-6).tolist()
         [True, True, False]
     """
-    if int(num_steps) != num_steps or num_steps < 0:
-        raise ValueError(f"num_steps must be a non-negative integer, got {num_steps!r}.")
+    num_steps = check_int(num_steps, "num_steps")
     w, opt, scale, settings = _surface_optimizer(w0, optimizer, loss_scale, hyperparameters)
     k = w.shape[0]
     losses = np.empty((k, int(num_steps) + 1))
@@ -203,10 +203,7 @@ def steps_to_tolerance(surface, w0, optimizer, *, tol: float = 1e-6, max_steps: 
         >>> steps_to_tolerance(bowl, [1.0, 1.0], "SGD", lr=2 / 11).steps.tolist()   # lesson 02's best lr
         [35.0]
     """
-    if not 0 < tol < 1:
-        raise ValueError(f"tol must be between 0 and 1 (a fraction of the starting loss), got {tol}.")
-    if int(max_steps) != max_steps or max_steps < 1:
-        raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}.")
+    tol, max_steps = check_tol(tol), check_int(max_steps, "max_steps", minimum=1)
     w, opt, scale, settings = _surface_optimizer(w0, optimizer, loss_scale, hyperparameters)
     k = w.shape[0]
     start = _set_grad(surface, w, scale)
@@ -222,135 +219,6 @@ def steps_to_tolerance(surface, w0, optimizer, *, tol: float = 1e-6, max_steps: 
         if np.all(np.isfinite(steps) | diverged) or (first_only and arrived.any()):
             break
     return ToleranceRuns(steps=steps, diverged=diverged, settings=settings, tol=float(tol), max_steps=int(max_steps))
-
-
-@dataclass(frozen=True)
-class RegressionRuns:
-    """k minibatch runs on a regression problem: ``steps`` (m,) when the full-data mean squared
-    error was measured, ``losses`` (k, m) that error (``inf`` once a run diverged),
-    ``diverged`` (k,), ``settings`` (each a (k,) array)."""
-
-    steps: np.ndarray
-    losses: np.ndarray
-    diverged: np.ndarray
-    settings: dict
-
-    def final_loss(self, last_fraction: float = 0.1) -> np.ndarray:
-        """(k,) the mean of the measured losses over the last ``last_fraction`` of the run."""
-        n = max(1, int(round(last_fraction * self.losses.shape[1])))
-        return self.losses[:, -n:].mean(axis=1)
-
-
-def run_on_regression(data, optimizer, num_steps: int, batch_size: int, *, seed: int = 0, eval_every: int = 10,
-                      **hyperparameters) -> RegressionRuns:
-    """Train k linear models y ≈ X w + b from zero with minibatch gradients, one per setting.
-
-    ``data`` is a :func:`course_utils.synthetic.make_linear_regression` problem (``data.X`` (N, d),
-    ``data.y`` (N,)). Every run sees the same minibatches (drawn from a generator seeded by
-    ``seed``), in float64; the loss is the minibatch mean squared error, whose gradient
-    (2/B) Xᵀ(Xw − y) is written out rather than left to autograd (one matrix product per step).
-
-    Example:
-        >>> from course_utils import synthetic
-        >>> data = synthetic.make_linear_regression(200, 3, noise_std=0.1, seed=0)
-        >>> runs = run_on_regression(data, "SGD", 300, 16, lr=[1e-3, 0.05])
-        >>> bool(runs.losses[1, -1] < 0.1 < runs.losses[0, -1])
-        True
-    """
-    if int(num_steps) != num_steps or num_steps < 1:
-        raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}.")
-    if int(batch_size) != batch_size or not 1 <= batch_size <= len(data.X):
-        raise ValueError(f"batch_size must be an integer between 1 and {len(data.X)}, got {batch_size!r}.")
-    if int(eval_every) != eval_every or eval_every < 1:
-        raise ValueError(f"eval_every must be a positive integer, got {eval_every!r}.")
-    cls = _optimizer_class(optimizer)
-    k, settings = broadcast_settings(**hyperparameters)
-    dtype = torch.float64
-    X = torch.cat([data.X.to(dtype), torch.ones(len(data.X), 1, dtype=dtype)], dim=1)   # a column of ones: the bias
-    y = data.y.to(dtype)
-    W = torch.zeros(k, X.shape[1], dtype=dtype)
-    opt = cls([W], **_as_hyperparameters(settings, k, dtype))
-    generator = torch.Generator().manual_seed(int(seed))
-    measured_at, losses = [], []
-    diverged = np.zeros(k, dtype=bool)
-
-    def measure(step):
-        with torch.no_grad():
-            full = ((X @ W.T - y[:, None]) ** 2).mean(0).numpy()
-        diverged[:] |= ~np.isfinite(full)
-        measured_at.append(step)
-        losses.append(np.where(diverged, np.inf, full))
-
-    measure(0)
-    for step in range(1, int(num_steps) + 1):
-        idx = torch.randint(0, len(X), (int(batch_size),), generator=generator)
-        residual = X[idx] @ W.T - y[idx, None]                     # (batch_size, k): one column per run
-        W.grad = (2.0 / len(idx)) * residual.T @ X[idx]            # the minibatch MSE's gradient, row by row
-        opt.step()
-        if step % eval_every == 0 or step == num_steps:
-            measure(step)
-    return RegressionRuns(steps=np.array(measured_at), losses=np.array(losses).T, diverged=diverged,
-                          settings=settings)
-
-
-@dataclass(frozen=True)
-class GoodRange:
-    """The best learning rate of a sweep and the learning rates nearly as good.
-
-    ``lrs`` (k,) ascending and ``final_losses`` (k,) (``inf``/NaN for a run that diverged);
-    ``good`` (k,) marks the contiguous block of learning rates around the best whose final loss
-    is at most ``factor`` × the best; ``low``/``high`` are its ends.
-    """
-
-    lrs: np.ndarray
-    final_losses: np.ndarray
-    factor: float
-    best_lr: float
-    best_loss: float
-    good: np.ndarray
-    low: float
-    high: float
-
-    @property
-    def width_decades(self) -> float:
-        """log10(high / low): how many factors of ten the good range spans on the grid."""
-        return math.log10(self.high / self.low)
-
-    def contains(self, lr: float) -> bool:
-        """Whether ``lr`` lies within [low, high]."""
-        return bool(self.low * (1 - 1e-9) <= lr <= self.high * (1 + 1e-9))
-
-
-def good_range(lrs, final_losses, factor: float) -> GoodRange:
-    """The best learning rate of a sweep and the contiguous range whose final loss is ≤ ``factor`` × the best.
-
-    Example:
-        >>> r = good_range([1e-3, 1e-2, 1e-1, 1.0], [0.9, 0.2, 0.3, float("inf")], factor=2.0)
-        >>> r.best_lr, r.low, r.high, round(r.width_decades, 1)
-        (0.01, 0.01, 0.1, 1.0)
-    """
-    lrs = np.asarray(lrs, dtype=float)
-    final = np.asarray(final_losses, dtype=float)
-    if lrs.ndim != 1 or final.shape != lrs.shape:
-        raise ValueError(f"lrs and final_losses must be 1D of the same length, got {lrs.shape} and {final.shape}.")
-    if np.any(np.diff(lrs) <= 0):
-        raise ValueError("lrs must be strictly increasing.")
-    if not (math.isfinite(factor) and factor >= 1):
-        raise ValueError(f"factor must be a number >= 1, got {factor}.")
-    final = np.where(np.isfinite(final), final, np.inf)
-    if not np.any(np.isfinite(final)):
-        raise ValueError("every run diverged: there is no best learning rate on this grid; try smaller ones.")
-    best = int(np.argmin(final))
-    ok = final <= factor * final[best]
-    lo = hi = best
-    while lo > 0 and ok[lo - 1]:
-        lo -= 1
-    while hi < len(lrs) - 1 and ok[hi + 1]:
-        hi += 1
-    good = np.zeros(len(lrs), dtype=bool)
-    good[lo:hi + 1] = True
-    return GoodRange(lrs=lrs, final_losses=final, factor=float(factor), best_lr=float(lrs[best]),
-                     best_loss=float(final[best]), good=good, low=float(lrs[lo]), high=float(lrs[hi]))
 
 
 def train_networks(make_model, optimizer, lrs, make_train_loader, val_loader, num_epochs: int, *, seed: int = 0,
@@ -380,9 +248,9 @@ def train_networks(make_model, optimizer, lrs, make_train_loader, val_loader, nu
 
     from . import runtime, training
 
-    cls = _optimizer_class(optimizer)
-    if num_threads is not None and (int(num_threads) != num_threads or num_threads < 1):
-        raise ValueError(f"num_threads must be a positive integer or None, got {num_threads!r}.")
+    cls = optimizer_class(optimizer)
+    if num_threads is not None:
+        num_threads = check_int(num_threads, "num_threads", minimum=1, hint="(or None: torch's own setting)")
     runtime.seed_everything(seed)
     initial = copy.deepcopy(make_model().state_dict())
     histories = {}

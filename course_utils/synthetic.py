@@ -10,10 +10,9 @@ Example:
 """
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
-from .arguments import check_int
+from .arguments import check_int, check_range
 
 
 class RegressionData(NamedTuple):
@@ -43,9 +42,7 @@ def make_linear_regression(num_samples: int, num_features: int, noise_std: float
 
     num_samples = check_int(num_samples, "num_samples", minimum=1)
     num_features = check_int(num_features, "num_features", minimum=1)
-    noise_std = float(noise_std)
-    if not (math.isfinite(noise_std) and noise_std >= 0):
-        raise ValueError(f"noise_std must be a non-negative number, got {noise_std}.")
+    noise_std = check_range(noise_std, "noise_std", 0, hint="a standard deviation")
     seed = check_int(seed, "seed")
     dtype = dtype or torch.float32
     # Drawn in float64 from one generator in a fixed order, then cast: the same numbers everywhere.

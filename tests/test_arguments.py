@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from course_utils.arguments import check_int, check_positive
+from course_utils.arguments import check_int, check_lr, check_positive, check_range, check_tol
 
 
 def test_check_int_accepts_whole_numbers_of_any_kind():
@@ -39,6 +39,42 @@ def test_check_positive():
             check_positive(bad, "lr")
 
 
+def test_check_lr_is_a_positive_number_with_a_usual_value_in_the_message():
+    assert check_lr(0.01) == 0.01 and check_lr(np.float64(3e-4)) == 3e-4
+    for bad in (0, -0.1, math.nan, math.inf):
+        with pytest.raises(ValueError, match=r"^lr must be a positive finite number, got .*; try something like 0.1"):
+            check_lr(bad)
+    with pytest.raises(ValueError, match="start_lr must be a positive"):
+        check_lr(0.0, "start_lr")
+
+
+def test_check_range_includes_or_excludes_each_end_as_asked():
+    assert check_range(0.0, "beta", 0, 1, include_high=False) == 0.0
+    assert check_range(1.0, "start_factor", 0, 1, include_low=False) == 1.0
+    assert check_range(5, "factor", 1) == 5.0 and check_range(-3, "x") == -3.0
+    with pytest.raises(ValueError, match=r"^beta must be a number in \[0, 1\), got 1.0; 0 means no smoothing\.$"):
+        check_range(1, "beta", 0, 1, include_high=False, hint="0 means no smoothing")
+    with pytest.raises(ValueError, match=r"start_factor must be a number in \(0, 1\], got 0.0"):
+        check_range(0, "start_factor", 0, 1, include_low=False)
+    with pytest.raises(ValueError, match="diverge_factor must be a finite number > 1, got 1.0"):
+        check_range(1.0, "diverge_factor", 1, include_low=False)
+    with pytest.raises(ValueError, match="final_lr must be a finite number <= 0.5, got 0.6"):
+        check_range(0.6, "final_lr", high=0.5)
+    for bad in (math.nan, math.inf, -math.inf):
+        with pytest.raises(ValueError, match="x must be a finite number, got"):
+            check_range(bad, "x")
+    for bad in ("high", None, True):
+        with pytest.raises(ValueError, match="momentum must be a number, got"):
+            check_range(bad, "momentum", 0)
+
+
+def test_check_tol_is_an_open_fraction():
+    assert check_tol(1e-6) == 1e-6
+    for bad in (0, 1, 1.5, -1e-3):
+        with pytest.raises(ValueError, match=r"tol must be a number in \(0, 1\).*fraction of the starting loss"):
+            check_tol(bad)
+
+
 def test_every_module_uses_the_shared_check():
     from course_utils import data, descent, loader, models, synthetic, training
 
@@ -49,7 +85,9 @@ def test_every_module_uses_the_shared_check():
     with pytest.raises(ValueError, match="num_steps must be a non-negative integer"):
         descent.run_gd(lambda w: w, [1.0], lr=0.1, num_steps=1.5)
     with pytest.raises(ValueError, match="lr must be a positive finite number, got -0.1; try something like 0.1"):
-        descent.check_lr(-0.1)
+        descent.run_gd(lambda w: w, [1.0], lr=-0.1, num_steps=1)
+    with pytest.raises(ValueError, match=r"tol must be a number in \(0, 1\)"):
+        descent.sweep_lr(lambda w: w, [1.0], [0.1], tol=2.0)
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         loader.DeviceLoader(np.zeros((2, 32, 32, 3), np.uint8), np.zeros(2), batch_size=0)
     with pytest.raises(ValueError, match="num_classes must be an integer >= 2"):

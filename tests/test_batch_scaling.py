@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import batch_scaling, critical_batch, lr_optimum, noise_floor, synthetic
+from course_utils import batch_scaling, critical_batch, lr_optimum, regression, synthetic
 
 
 def test_refined_best_lr_finds_the_vertex_between_grid_points():
@@ -72,7 +72,7 @@ def test_steps_model_fit_and_crossings():
 
 def test_regression_steps_counts_sgd_steps_and_stops_early_only_for_losers():
     data = synthetic.make_linear_regression(200, 3, noise_std=0.5, seed=0)
-    problem = noise_floor.least_squares(data.X, data.y)
+    problem = regression.least_squares(data.X, data.y)
     small = critical_batch.regression_steps(problem, batch_size=2, lrs=[0.01, 0.05, 0.2, 5.0], target=0.1,
                                             num_runs=6, max_steps=3000, seed=0)
     large = critical_batch.regression_steps(problem, batch_size=200, lrs=[0.01, 0.05, 0.2, 0.4], target=0.1,

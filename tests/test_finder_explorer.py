@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from course_utils import lr_finder, plotting, widgets  # noqa: E402
+from course_utils import grid_search, lr_finder, plotting, widgets  # noqa: E402
 
 
 def cached_sweep(seed=0, num_steps=120):
@@ -118,7 +118,7 @@ def test_plot_range_test_draws_the_sweep_it_is_given():
 def test_plot_grid_search_shades_the_good_lrs():
     lrs = np.logspace(-5, -2, 7)
     losses = np.array([2.3, 2.2, 2.1, 2.0, 2.05, 2.2, 2.31])
-    region = lr_finder.good_region(lrs, losses, margin=0.05)
+    region = grid_search.good_region(lrs, losses, margin=0.05)
     ax = plotting.plot_grid_search(lrs, losses, good_region=region, threshold=2.1)
     span = ax.patches[0]
     assert span.get_x() == pytest.approx(region[0]) and span.get_x() + span.get_width() == pytest.approx(region[1])

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils import data, lr_finder, models, surfaces
+from course_utils import bowl_model, data, lr_finder, models, surfaces, torch_lr_finder_adapter
 
 # ----------------------------------------------------------------------------- small problems
 
@@ -295,8 +295,8 @@ def test_agrees_with_torch_lr_finder(name, seed):
     model = _mlp(seed)
     ours = lr_finder.range_test(model, OPTIMIZERS[name](model.parameters()), _loader(seed), progress=False, **SETTINGS)
     model = _mlp(seed)
-    theirs, their_lr = lr_finder.torch_lr_finder_sweep(model, OPTIMIZERS[name](model.parameters()), _loader(seed),
-                                                        **SETTINGS)
+    theirs, their_lr = torch_lr_finder_adapter.range_test(model, OPTIMIZERS[name](model.parameters()),
+                                                          _loader(seed), **SETTINGS)
     # the same schedule and, step for step, the same raw losses
     n = min(ours.num_steps, theirs.num_steps)
     assert np.allclose(ours.lrs[:n], theirs.lrs[:n], rtol=1e-12, atol=0)
@@ -318,7 +318,7 @@ def test_agrees_with_torch_lr_finder_on_the_course_cnn_and_loader():
     labels = np.arange(64) % 10
     settings = dict(start_lr=1e-5, end_lr=1.0, num_steps=25, beta=0.9, diverge_factor=5.0)
     results = []
-    for run in (lr_finder.range_test, lr_finder.torch_lr_finder_sweep):
+    for run in (lr_finder.range_test, torch_lr_finder_adapter.range_test):
         torch.manual_seed(0)
         model = models.make_cnn(channels=(8, 16, 16), hidden=32)  # the course's CNN, narrower to stay fast
         loader = data.DeviceLoader(images, labels, batch_size=8, seed=0)
@@ -333,9 +333,9 @@ def test_agrees_with_torch_lr_finder_on_the_course_cnn_and_loader():
 # ----------------------------------------------------------------------------- a bowl: the answer is known
 
 def _bowl_sweep(bowl, w0, num_steps=200, dtype=torch.float64):
-    model = lr_finder.BowlModel(bowl.A, w0).to(dtype)
+    model = bowl_model.BowlModel(bowl.A, w0).to(dtype)
     return lr_finder.range_test(model, torch.optim.SGD(model.parameters(), lr=0.1), model.loader(),
-                                loss_fn=lr_finder.bowl_loss, start_lr=1e-3, end_lr=10.0, num_steps=num_steps,
+                                loss_fn=bowl_model.bowl_loss, start_lr=1e-3, end_lr=10.0, num_steps=num_steps,
                                 beta=0.0, diverge_factor=4.0, progress=False)
 
 
@@ -376,7 +376,7 @@ def test_with_two_directions_the_blow_up_comes_later_than_the_wall():
 
 def test_bowl_model_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="w0"):
-        lr_finder.BowlModel(np.eye(2), [1.0, 2.0, 3.0])
+        bowl_model.BowlModel(np.eye(2), [1.0, 2.0, 3.0])
 
 
 # ----------------------------------------------------------------------------- suggestion rules
@@ -444,38 +444,13 @@ def test_rules_need_enough_points_and_skip_non_finite_ends():
     assert set(lr_finder.suggest(_sweep_of(lrs, smoothed), skip_end=0)) == set(lr_finder.RULES)
 
 
-# ----------------------------------------------------------------------------- grid search's good region
-
-def test_good_region_is_where_the_grid_curve_stays_within_the_margin():
-    lrs = np.logspace(-5, -2, 7)
-    losses = np.array([2.30, 2.29, 2.25, 2.09, 2.03, 2.09, 2.31])
-    low, high = lr_finder.good_region(lrs, losses, margin=0.05)
-    threshold = 1.05 * 2.03
-    # the ends are the threshold crossings of the straight (in log lr) segments around the best
-    for end, (i, j) in ((low, (2, 3)), (high, (5, 6))):
-        assert np.interp(np.log(end), np.log(lrs[[i, j]]), losses[[i, j]]) == pytest.approx(threshold)
-    assert lrs[2] < low < lrs[3] and lrs[5] < high < lrs[6]
-    assert lr_finder.good_region(lrs, losses, margin=0.0) == pytest.approx((lrs[4], lrs[4]))
-    assert lr_finder.good_region(lrs, losses, margin=1.0) == (lrs[0], lrs[-1])
-    with_nan = losses.copy()
-    with_nan[6] = np.nan                                # a diverged run bounds the region at its neighbour
-    assert lr_finder.good_region(lrs, with_nan, margin=0.05)[1] == lrs[5]
-
-
-def test_good_region_rejects_bad_grids():
-    with pytest.raises(ValueError, match="increasing"):
-        lr_finder.good_region([1e-3, 1e-4], [1.0, 2.0])
-    with pytest.raises(ValueError, match="same length"):
-        lr_finder.good_region([1e-3, 1e-2], [1.0])
-
-
 def test_torch_lr_finder_version_is_the_installed_distributions(monkeypatch):
     from importlib import metadata
 
-    assert lr_finder.torch_lr_finder_version() == metadata.version("torch-lr-finder")
+    assert torch_lr_finder_adapter.installed_version() == metadata.version("torch-lr-finder")
 
     def missing(name):
         raise metadata.PackageNotFoundError(name)
 
     monkeypatch.setattr(metadata, "version", missing)
-    assert lr_finder.torch_lr_finder_version() is None
+    assert torch_lr_finder_adapter.installed_version() is None

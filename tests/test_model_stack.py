@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils import model_stack, optimizers, parametrization
+from course_utils import model_stack, optimizers, parametrization, runtime
 
 
 def _data(n=256, d=6, classes=3, seed=0):
@@ -109,6 +109,9 @@ def test_bad_arguments_get_clear_errors():
 
 def test_torch_threads_restores_the_setting():
     before = torch.get_num_threads()
-    with model_stack.torch_threads(1):
+    with runtime.torch_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="num_threads must be a positive integer"):
+        with runtime.torch_threads(0):
+            pass

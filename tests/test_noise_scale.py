@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils import model_stack, noise_floor, noise_scale, synthetic
+from course_utils import model_stack, noise_scale, regression, synthetic
 
 
 def test_from_per_example_is_the_mean_and_the_population_covariance():
@@ -37,7 +37,7 @@ def test_minibatch_norms_average_to_the_expected_value():
 
 def test_least_squares_closed_form_equals_per_example_gradients_and_bnoise():
     data = synthetic.make_linear_regression(300, 3, noise_std=0.5, seed=2)
-    problem = noise_floor.least_squares(data.X, data.y)
+    problem = regression.least_squares(data.X, data.y)
     theta = problem.solution + np.array([0.3, -0.2, 0.1, 0.05])
     scale, b_noise = noise_scale.least_squares_noise(problem, theta)
     per = torch.zeros(300, 4, dtype=torch.float64, requires_grad=False)

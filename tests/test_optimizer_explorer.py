@@ -9,7 +9,6 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from course_utils import sweeps, widgets  # noqa: E402
-from course_utils.widgets import optimizer_explorer  # noqa: E402
 
 
 def test_sgd_state_carries_the_heavy_ball_theory():
@@ -23,7 +22,7 @@ def test_sgd_state_carries_the_heavy_ball_theory():
 
 @pytest.mark.parametrize("beta", [0.0, 0.5, 0.9])
 def test_sgd_diverges_exactly_past_the_theory_wall(beta):
-    wall = (2 + 2 * beta) / optimizer_explorer.explorer_bowl().lambda_max
+    wall = (2 + 2 * beta) / widgets.explorer_bowl().lambda_max
     below = widgets.explore_optimizer("SGD", lr=0.97 * wall, beta=beta, num_steps=400)
     above = widgets.explore_optimizer("SGD", lr=1.03 * wall, beta=beta, num_steps=400)
     assert not below.diverged and below.losses[-1] < below.losses[0]
@@ -50,7 +49,7 @@ def test_rmsprop_panel_gives_its_first_step():
 
 def test_state_is_the_course_optimizer_run():
     state = widgets.explore_optimizer("Adagrad", lr=0.3, num_steps=20)
-    runs = sweeps.run_on_surface(optimizer_explorer.explorer_bowl(), optimizer_explorer.W0, "Adagrad", 20, lr=0.3)
+    runs = sweeps.run_on_surface(widgets.explorer_bowl(), widgets.W0, "Adagrad", 20, lr=0.3)
     assert np.array_equal(state.points, runs.points[0])
 
 
@@ -93,7 +92,7 @@ def _closed_curves(ax):
 
 
 def test_contours_are_level_sets_of_the_explorers_bowl():
-    bowl = optimizer_explorer.explorer_bowl()
+    bowl = widgets.explorer_bowl()
     explorer = widgets.OptimizerExplorer()
     axes = widgets.plot_optimizer_grid(lrs=(0.1,), cases=(("Adam", 0.9),))
     for ax in (explorer.ax_path, axes[0, 0]):
@@ -112,3 +111,11 @@ def test_static_grid_has_one_titled_panel_per_setting():
     assert titles[1].endswith("diverges")                # SGD at 0.3 > 2/λ_max
     assert titles[0].startswith("SGD lr=0.01, β=0") and titles[2].startswith("Adam lr=0.01, β1=0.9")
     plt.close("all")
+
+
+def test_both_explorers_draw_on_lessons_01_02_bowl():
+    from course_utils import surfaces
+
+    lessons = surfaces.make_bowl((1.0, 10.0), angle_deg=30.0)
+    assert np.array_equal(widgets.explore_optimizer("SGD", 0.1).bowl.A, lessons.A)
+    assert np.array_equal(widgets.explore(0.1, kappa=10.0).bowl.A, lessons.A)

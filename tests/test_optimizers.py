@@ -149,7 +149,7 @@ def test_works_with_training_fit():
     (lambda p: optimizers.SGD(p, lr=0.1, momentum=-0.5), "momentum"),
     (lambda p: optimizers.SGD(p, lr=0.1, nesterov=True), "Nesterov momentum needs momentum > 0"),
     (lambda p: optimizers.SGD(p, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "dampening = 0"),
-    (lambda p: optimizers.Adam(p, betas=(0.9, 1.0)), r"betas\[1\] must be a finite number >= 0 and below 1"),
+    (lambda p: optimizers.Adam(p, betas=(0.9, 1.0)), r"Adam: betas\[1\] must be a number in \[0, 1\), got 1.0"),
     (lambda p: optimizers.Adam(p, betas=0.9), "betas must be a pair"),
     (lambda p: optimizers.Adam(p, eps=-1e-8), "eps"),
     (lambda p: optimizers.RMSprop(p, alpha=-0.1), "alpha"),
@@ -228,3 +228,29 @@ def test_per_run_hyperparameters_broadcast_over_rows():
             ((w - target) ** 2).sum().backward()
             opt.step()
     assert torch.allclose(rows, torch.stack(singles), rtol=1e-12, atol=0)
+
+
+def test_one_vocabulary_names_every_optimizer_by_its_torch_class_name():
+    for name, ours in optimizers.OPTIMIZERS.items():
+        theirs = getattr(torch.optim, name)
+        assert optimizers.optimizer_class(name) is ours and ours.__name__ == theirs.__name__
+        assert optimizers.optimizer_class(name, library="torch") is theirs
+    assert optimizers.optimizer_class(torch.optim.SGD) is torch.optim.SGD          # a class passes through
+    with pytest.raises(ValueError, match=r"unknown optimizer 'adam' \(did you mean 'Adam'\?\); name one of SGD, "
+                                         r"Adagrad, RMSprop, Adam, AdamW"):
+        optimizers.optimizer_class("adam")
+    with pytest.raises(ValueError, match="unknown optimizer 'Adamax'; name one of"):
+        optimizers.optimizer_class("Adamax")
+    with pytest.raises(ValueError, match="unknown optimizer 3"):
+        optimizers.optimizer_class(3)
+    with pytest.raises(ValueError, match="library must be one of course, torch"):
+        optimizers.optimizer_class("SGD", library="jax")
+
+
+def test_per_run_hyperparameters_are_checked_value_by_value():
+    w = torch.zeros(3, 2, requires_grad=True)
+    optimizers.SGD([w], lr=torch.tensor([[0.1], [0.2], [0.3]]))
+    with pytest.raises(ValueError, match="SGD: lr must be a finite number >= 0, got -0.2"):
+        optimizers.SGD([w], lr=torch.tensor([[0.1], [-0.2], [0.3]]))
+    with pytest.raises(ValueError, match="SGD: lr must be a number, got 'fast'"):
+        optimizers.SGD([w], lr="fast")

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from course_utils import schedules, widgets  # noqa: E402
+from course_utils import regression, schedules, widgets  # noqa: E402
 from course_utils.widgets import schedule_explorer as se  # noqa: E402
 
 FAST = dict(num_steps=300, seeds=(0, 1))
@@ -20,9 +20,9 @@ def test_the_state_is_the_recipe_sampled_and_run():
     want = schedules.lr_trace(lambda opt: schedules.make_schedule("warmup_cosine", opt, 300, warmup_steps=30,
                                                                   final_factor=0.1), 300, lr=0.02)
     assert np.array_equal(state.lr, want)
-    runs = schedules.run_regression(se.regression_problem(), want, seeds=(0, 1), batch_size=se.BATCH_SIZE)
-    assert np.array_equal(state.excess, runs.excess[0]) and np.array_equal(state.eval_steps, runs.eval_steps)
-    assert state.final == pytest.approx(runs.final[0].mean())
+    runs = regression.run(se.regression_problem(), 300, se.BATCH_SIZE, lr=want[None], seeds=(0, 1), start="uniform")
+    assert np.array_equal(state.excess, runs.excess[0]) and np.array_equal(state.eval_steps, runs.steps)
+    assert state.final == pytest.approx(runs.final_excess()[0].mean())
 
 
 def test_the_baseline_is_the_best_constant_of_its_grid():

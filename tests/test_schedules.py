@@ -1,4 +1,4 @@
-"""course_utils.schedules: sampling schedulers, warmup schedules two ways, recipes, the regression runs."""
+"""course_utils.schedules: sampling schedulers, warmup schedules two ways, recipes."""
 import copy
 import math
 import warnings
@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.optim import lr_scheduler as S
 
-from course_utils import schedules, synthetic, training
+from course_utils import schedules, training
 
 
 # ----------------------------------------------------------------------------- sampling
@@ -182,80 +182,3 @@ def test_make_schedule_rejects_bad_input(kwargs, match):
     args = dict(name="cosine", optimizer=optimizer, num_steps=50) | kwargs
     with pytest.raises(ValueError, match=match):
         schedules.make_schedule(args.pop("name"), args.pop("optimizer"), **args)
-
-
-# ----------------------------------------------------------------------------- the regression runs
-
-def _torch_run(data, make_scheduler, lr, num_steps, seed, batch_size, eval_every, plateau=False):
-    """One run with torch.nn.Linear, torch.optim.SGD and a scheduler: what run_regression must reproduce."""
-    X, y = data.X.double(), data.y.double()
-    w0, b0, rows = schedules.seeded_start(X.shape[1], len(X), num_steps, batch_size, seed)
-    model = torch.nn.Linear(X.shape[1], 1).double()
-    with torch.no_grad():
-        model.weight.copy_(torch.as_tensor(w0)[None])
-        model.bias.fill_(b0)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    scheduler = make_scheduler(optimizer)
-    best = schedules.least_squares_loss(X, y)
-    excess = [((model(X).squeeze(-1) - y) ** 2).mean().item() - best]
-    for t in range(num_steps):
-        idx = torch.as_tensor(rows[t])
-        optimizer.zero_grad()
-        ((model(X[idx]).squeeze(-1) - y[idx]) ** 2).mean().backward()
-        optimizer.step()
-        if not plateau:
-            scheduler.step()
-        if (t + 1) % eval_every == 0:
-            loss = ((model(X).squeeze(-1) - y) ** 2).mean().item()
-            excess.append(loss - best)
-            if plateau:
-                scheduler.step(loss)
-    return np.array(excess)
-
-
-def test_run_regression_is_torch_sgd_with_the_scheduler():
-    data = synthetic.make_linear_regression(300, 4, noise_std=0.5, seed=3)
-    T, eval_every = 200, 20
-    make = lambda o: schedules.make_schedule("onecycle", o, T)  # noqa: E731
-    traces = np.stack([schedules.lr_trace(make, T, lr=lr) for lr in (0.05, 0.01)])
-    runs = schedules.run_regression(data, traces, seeds=(0, 7), batch_size=8, eval_every=eval_every)
-    assert runs.excess.shape == (2, 2, T // eval_every + 1) and runs.lr.shape == (2, 2, T)
-    assert runs.eval_steps.tolist() == list(range(0, T + 1, eval_every))
-    for l, lr in enumerate((0.05, 0.01)):
-        for s, seed in enumerate((0, 7)):
-            want = _torch_run(data, make, lr, T, seed, 8, eval_every)
-            assert np.allclose(runs.excess[l, s], want, rtol=1e-8, atol=1e-12)
-            assert np.allclose(runs.lr[l, s], traces[l])
-
-
-def test_run_regression_with_plateaus_is_torch_reduce_on_plateau():
-    data = synthetic.make_linear_regression(300, 4, noise_std=0.5, seed=3)
-    T, eval_every = 300, 10
-    make = lambda o: S.ReduceLROnPlateau(o, factor=0.3, patience=1)  # noqa: E731
-    runs = schedules.run_regression(data, np.full((1, T), 0.1), seeds=(1, 2), eval_every=eval_every,
-                                    make_plateau=make)
-    for s, seed in enumerate((1, 2)):
-        assert np.allclose(runs.excess[0, s], _torch_run(data, make, 0.1, T, seed, 8, eval_every, plateau=True),
-                           rtol=1e-8, atol=1e-12)
-    assert runs.lr[0, 0, -1] < 0.1  # the plateau rule did cut
-    with pytest.raises(ValueError, match="constant"):
-        schedules.run_regression(data, np.linspace(0.1, 0.01, T), make_plateau=make)
-
-
-def test_same_seed_same_data_whatever_the_schedule():
-    data = synthetic.make_linear_regression(200, 3, noise_std=0.3, seed=0)
-    a = schedules.run_regression(data, np.full(50, 0.05), seeds=(4,), eval_every=10)
-    b = schedules.run_regression(data, np.full((3, 50), [[0.01], [0.05], [0.1]]), seeds=(4, 5), eval_every=10)
-    assert np.allclose(a.excess[0, 0], b.excess[1, 0], rtol=1e-12, atol=0)
-    assert np.all(b.excess[:, 0, 0] == b.excess[0, 0, 0])  # every schedule starts from the same weights
-
-
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(lr_per_step=np.array([0.1, -0.1])), "non-negative"), (dict(seeds=()), "seeds"),
-    (dict(batch_size=0), "batch_size"),
-])
-def test_run_regression_rejects_bad_input(kwargs, match):
-    data = synthetic.make_linear_regression(50, 2, noise_std=0.1, seed=0)
-    args = dict(lr_per_step=np.full(10, 0.1)) | kwargs
-    with pytest.raises(ValueError, match=match):
-        schedules.run_regression(data, args.pop("lr_per_step"), **args)

@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from course_utils import descent, optimizers, plotting, surfaces, sweeps, synthetic  # noqa: E402
+from course_utils import descent, optimizers, plotting, surfaces, sweeps  # noqa: E402
 
 BOWL = surfaces.make_bowl((1.0, 10.0), angle_deg=30.0)
 W0 = [-1.8, 1.2]
@@ -91,53 +91,6 @@ def test_unknown_optimizer_names_are_refused():
         sweeps.run_on_surface(BOWL, W0, "Adamax", 5, lr=0.1)
 
 
-def test_regression_rows_match_torch_optim_on_a_linear_model():
-    data = synthetic.make_linear_regression(200, 3, noise_std=0.1, seed=0)
-    runs = sweeps.run_on_regression(data, "Adam", 120, 16, seed=5, eval_every=40, lr=[0.01, 0.05], betas=(0.9, 0.99))
-    X1 = torch.cat([data.X.double(), torch.ones(200, 1, dtype=torch.float64)], 1)
-    y = data.y.double()
-    generator = torch.Generator().manual_seed(5)
-    batches = [torch.randint(0, 200, (16,), generator=generator) for _ in range(120)]
-    for i, lr in enumerate([0.01, 0.05]):
-        w = torch.zeros(4, dtype=torch.float64, requires_grad=True)
-        opt = torch.optim.Adam([w], lr=lr, betas=(0.9, 0.99))
-        for idx in batches:
-            opt.zero_grad()
-            ((X1[idx] @ w - y[idx]) ** 2).mean().backward()
-            opt.step()
-        assert runs.losses[i, -1] == pytest.approx(((X1 @ w - y) ** 2).mean().item(), rel=1e-10)
-    assert runs.steps.tolist() == [0, 40, 80, 120]
-    assert runs.final_loss(0.5).tolist() == pytest.approx(runs.losses[:, -2:].mean(1).tolist())
-
-
-def test_regression_divergence_is_recorded():
-    data = synthetic.make_linear_regression(100, 2, noise_std=0.1, seed=1)
-    runs = sweeps.run_on_regression(data, "SGD", 200, 10, lr=[0.01, 10.0])
-    assert runs.diverged.tolist() == [False, True]
-    assert math.isinf(runs.final_loss()[1])
-
-
-def test_good_range_is_the_contiguous_block_around_the_best():
-    lrs = [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0]
-    r = sweeps.good_range(lrs, [0.5, 0.21, 0.2, 0.3, 0.21, np.nan], factor=1.1)
-    assert (r.best_lr, r.low, r.high) == (1e-2, 1e-3, 1e-2)          # 1.0 is good too, but not next to the best
-    assert r.good.tolist() == [False, True, True, False, False, False]
-    assert r.width_decades == pytest.approx(1.0)
-    assert r.contains(1e-3) and not r.contains(1.0) and not r.contains(1e-4)
-    assert math.isinf(r.final_losses[-1])
-
-
-@pytest.mark.parametrize("lrs, losses, factor, match", [
-    ([1e-3, 1e-2], [np.inf, np.nan], 2.0, "every run diverged"),
-    ([1e-2, 1e-3], [1.0, 2.0], 2.0, "increasing"),
-    ([1e-3, 1e-2], [1.0], 2.0, "same length"),
-    ([1e-3, 1e-2], [1.0, 2.0], 0.5, "factor"),
-])
-def test_good_range_refuses_what_it_cannot_judge(lrs, losses, factor, match):
-    with pytest.raises(ValueError, match=match):
-        sweeps.good_range(lrs, losses, factor)
-
-
 def test_train_networks_shares_initial_weights_and_batches():
     torch.manual_seed(0)
     batches = [(torch.randn(8, 5), torch.randint(0, 3, (8,))) for _ in range(4)]
@@ -170,13 +123,4 @@ def test_stability_region_plot_draws_the_cells_and_the_boundary_it_was_given():
     assert mesh.get_array().reshape(2, 3).T.astype(bool).tolist() == stable.tolist()
     (line,) = ax.lines
     assert np.allclose(np.column_stack(line.get_data()), np.column_stack(boundary))
-    plt.close("all")
-
-
-def test_lr_sweep_plot_marks_best_good_range_and_divergence():
-    r = sweeps.good_range([1e-3, 1e-2, 1e-1, 1.0], [0.5, 0.2, 0.21, np.inf], factor=1.1)
-    ax = plotting.plot_lr_sweeps({"SGD": r})
-    curve, crosses, good, star = ax.lines
-    assert curve.get_xdata().tolist() == [1e-3, 1e-2, 1e-1] and crosses.get_xdata().tolist() == [1.0]
-    assert good.get_xdata().tolist() == [1e-2, 1e-1] and star.get_xdata().tolist() == [1e-2]
     plt.close("all")

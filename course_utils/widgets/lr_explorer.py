@@ -25,13 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import descent, surfaces
+from ..arguments import check_lr
+from .bowl_view import ANGLE_DEG, LAMBDA_MAX, W0, contours, draw_path, explorer_bowl
 from .figure_widget import FigureWidget, show_log_losses
-
-LAMBDA_MAX = 10.0            # the steep curvature stays fixed, so the wall 2/λ_max does not move
-ANGLE_DEG = 30.0             # the bowl of lessons 01 and 02
-W0 = (-1.8, 1.2)             # the start of lessons 01 and 02
-VIEW = 2.5                   # the plots show [-VIEW, VIEW]²
-LEVELS = tuple(np.geomspace(0.02, 40.0, 12))  # loss values of the contour lines
 
 
 @dataclass(frozen=True)
@@ -60,14 +56,6 @@ class ExplorerState:
     bowl: surfaces.Quadratic
 
 
-def explorer_bowl(kappa: float, lambda_max: float = LAMBDA_MAX, angle_deg: float = ANGLE_DEG):
-    """The explorer's bowl: curvatures (lambda_max / kappa, lambda_max), axes rotated by angle_deg."""
-    kappa = float(kappa)
-    if not (math.isfinite(kappa) and kappa >= 1):
-        raise ValueError(f"kappa is a condition number λ_max/λ_min, so at least 1; got {kappa}.")
-    return surfaces.make_bowl((lambda_max / kappa, lambda_max), angle_deg=angle_deg)
-
-
 def explore(lr: float, kappa: float, *, num_steps: int = 50, tol: float = 1e-6,
             max_steps: int = 2000, w0=W0, lambda_max: float = LAMBDA_MAX,
             angle_deg: float = ANGLE_DEG) -> ExplorerState:
@@ -78,7 +66,7 @@ def explore(lr: float, kappa: float, *, num_steps: int = 50, tol: float = 1e-6,
         >>> state.factors.round(2).tolist(), state.stable, state.steps
         ([0.9, 0.0], True, 48)
     """
-    lr = descent.check_lr(lr)
+    lr = check_lr(lr)
     bowl = explorer_bowl(kappa, lambda_max, angle_deg)
     run = descent.run_gd(bowl.grad, w0, lr, num_steps)
     return ExplorerState(
@@ -110,22 +98,6 @@ def describe(state: ExplorerState) -> str:
     )
 
 
-def _contours(bowl, levels=LEVELS):
-    """The bowl's contour lines, one closed (num_points, 2) curve per loss value in ``levels``."""
-    return [bowl.level_curve(c) for c in levels]
-
-
-def _draw_state(ax, state: ExplorerState):
-    """Draw contours and trajectory of ``state`` on ``ax``; return the artists for later updates."""
-    contours = [ax.plot(*c.T, color="0.6", lw=0.7)[0] for c in _contours(state.bowl)]
-    (path,) = ax.plot(*state.points.T, "o-", color="C3", ms=3, lw=1.2)
-    ax.plot(*state.points[0], "s", color="C3", ms=6)
-    ax.set_xlim(-VIEW, VIEW)
-    ax.set_ylim(-VIEW, VIEW)
-    ax.set_aspect("equal")
-    return contours, path
-
-
 def _panel_title(state: ExplorerState) -> str:
     if not state.stable:
         return f"lr={state.lr:.3g}, κ={state.kappa:.3g}: diverges"
@@ -145,7 +117,7 @@ class LRExplorer(FigureWidget):
         self.num_steps = int(num_steps)
         self.ax_path, self.ax_loss = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
         state = explore(lr, kappa, num_steps=self.num_steps)
-        self._contours, self._path = _draw_state(self.ax_path, state)
+        self._contours, self._path = draw_path(self.ax_path, state.bowl, state.points)
         self.ax_path.set_xlabel("$w_1$")
         self.ax_path.set_ylabel("$w_2$")
         (self._loss,) = self.ax_loss.semilogy(np.arange(len(state.losses)), state.losses, "o-", color="C3", ms=3)
@@ -170,7 +142,7 @@ class LRExplorer(FigureWidget):
     def update(self, lr: float, kappa: float) -> ExplorerState:
         """Recompute for (lr, kappa), move the lines, and refresh the picture and numbers if shown."""
         state = explore(lr, kappa, num_steps=self.num_steps)
-        for line, curve in zip(self._contours, _contours(state.bowl)):
+        for line, curve in zip(self._contours, contours(state.bowl)):
             line.set_data(*curve.T)
         self._path.set_data(*state.points.T)
         show_log_losses(self._loss, self.ax_loss, state.losses, low=1e-20, high=1e20)
@@ -200,7 +172,7 @@ def plot_explorer_grid(lrs=(0.02, 0.15, 0.21), kappas=(2.0, 10.0, 50.0), *, num_
     for row, kappa in zip(axes, kappas):
         for ax, lr in zip(row, lrs):
             state = explore(lr, kappa, num_steps=num_steps)
-            _draw_state(ax, state)
+            draw_path(ax, state.bowl, state.points)
             ax.set_title(_panel_title(state), fontsize=9)
             ax.set_xticks([])
             ax.set_yticks([])

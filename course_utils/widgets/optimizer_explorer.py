@@ -23,19 +23,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import descent, surfaces, sweeps
+from .. import surfaces, sweeps
+from ..arguments import check_beta, check_lr
+from .bowl_view import W0, draw_path, explorer_bowl
 from .figure_widget import FigureWidget, show_log_losses
-from .lr_explorer import ANGLE_DEG, LAMBDA_MAX, W0, _draw_state
 
 METHODS = ("SGD", "Adam", "RMSprop", "Adagrad")
 BETA2_CHOICES = (0.9, 0.99, 0.999, 0.9999)   # the β2 slider's stops (Adam's β2, RMSprop's α)
-LAMBDAS = (1.0, LAMBDA_MAX)                  # the bowl of lessons 01 and 02: κ = 10
 TOL = 1e-6                                   # "arrived": the loss is 10⁻⁶ of its start
-
-
-def explorer_bowl() -> surfaces.Quadratic:
-    """The explorer's bowl: curvatures 1 and 10, axes rotated by 30° (lessons 01 and 02)."""
-    return surfaces.make_bowl(LAMBDAS, angle_deg=ANGLE_DEG)
 
 
 def hyperparameters(optimizer: str, lr: float, beta: float, beta2: float) -> dict:
@@ -47,10 +42,7 @@ def hyperparameters(optimizer: str, lr: float, beta: float, beta2: float) -> dic
     """
     if optimizer not in METHODS:
         raise ValueError(f"optimizer must be one of {', '.join(METHODS)}, got {optimizer!r}.")
-    lr = descent.check_lr(lr)
-    for name, value in (("beta", beta), ("beta2", beta2)):
-        if not (isinstance(value, (int, float)) and 0 <= value < 1):
-            raise ValueError(f"{name} must be a number in [0, 1), got {value!r}.")
+    lr, beta, beta2 = check_lr(lr), check_beta(beta), check_beta(beta2, "beta2")
     return {"SGD": dict(lr=lr, momentum=float(beta)), "Adam": dict(lr=lr, betas=(float(beta), float(beta2))),
             "RMSprop": dict(lr=lr, alpha=float(beta2)), "Adagrad": dict(lr=lr)}[optimizer]
 
@@ -90,7 +82,7 @@ def explore_optimizer(optimizer: str = "SGD", lr: float = 0.1, beta: float = 0.0
         (2.0, 3.0, 0.4, False)
     """
     settings = hyperparameters(optimizer, lr, beta, beta2)
-    bowl = explorer_bowl()
+    bowl = explorer_bowl()           # lessons 01-02's bowl, κ = 10
     runs = sweeps.run_on_surface(bowl, W0, optimizer, num_steps, **settings)
     losses = runs.losses[0]
     arrived = np.flatnonzero(losses <= TOL * losses[0])
@@ -153,7 +145,7 @@ class OptimizerExplorer(FigureWidget):
         self.num_steps = int(num_steps)
         self.ax_path, self.ax_loss = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
         state = explore_optimizer(optimizer, lr, beta, beta2, num_steps=self.num_steps)
-        _, self._path = _draw_state(self.ax_path, state)
+        _, self._path = draw_path(self.ax_path, state.bowl, state.points)
         self.ax_path.set_xlabel("$w_1$")
         self.ax_path.set_ylabel("$w_2$")
         (self._loss,) = self.ax_loss.semilogy(np.arange(len(state.losses)), state.losses, "-", color="C3")
@@ -221,7 +213,7 @@ def plot_optimizer_grid(lrs=(0.01, 0.1, 0.3), cases=GRID_CASES, *, beta2: float 
     for row, (optimizer, beta) in zip(axes, cases):
         for ax, lr in zip(row, lrs):
             state = explore_optimizer(optimizer, lr, beta, beta2, num_steps=num_steps)
-            _draw_state(ax, state)
+            draw_path(ax, state.bowl, state.points)
             ax.set_title(_title(state), fontsize=8)
             ax.set_xticks([])
             ax.set_yticks([])

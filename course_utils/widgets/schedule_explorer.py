@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import schedules, synthetic
+from .. import regression, schedules, synthetic
+from ..arguments import check_lr
 from .figure_widget import FigureWidget
 
 NUM_STEPS = 1000                                     # steps of every explorer run
@@ -75,9 +76,10 @@ class ScheduleState:
 
 
 @functools.lru_cache(maxsize=1)
-def regression_problem():
+def regression_problem() -> regression.LeastSquares:
     """Lesson 03's regression problem (1,000 samples, 10 features, noise 0.5), made once."""
-    return synthetic.make_linear_regression(**PROBLEM)
+    data = synthetic.make_linear_regression(**PROBLEM)
+    return regression.least_squares(data.X, data.y)
 
 
 @functools.lru_cache(maxsize=8)
@@ -87,11 +89,10 @@ def best_constant(num_steps: int = NUM_STEPS, seeds: tuple = SEEDS) -> tuple[flo
     Returns ``(lr, eval_steps (E,), excess (S, E))``.
     """
     lrs = np.asarray(BASELINE_LRS)
-    runs = schedules.run_regression(regression_problem(), lrs[:, None] * np.ones(num_steps), seeds=seeds,
-                                    batch_size=BATCH_SIZE)
-    final = np.where(np.isfinite(runs.final.mean(1)), runs.final.mean(1), np.inf)
-    best = int(np.argmin(final))
-    return float(lrs[best]), runs.eval_steps, runs.excess[best]
+    runs = regression.run(regression_problem(), num_steps, BATCH_SIZE, lr=lrs, seeds=seeds, start="uniform")
+    final = runs.final_excess().mean(1)
+    best = int(np.argmin(np.where(np.isfinite(final), final, np.inf)))
+    return float(lrs[best]), runs.steps, runs.excess[best]
 
 
 @functools.lru_cache(maxsize=256)
@@ -101,10 +102,10 @@ def _explore(name, peak_lr, warmup_steps, final_factor, num_steps, seeds):
                                        final_factor=final_factor)
 
     trace = schedules.lr_trace(make, num_steps, lr=peak_lr)
-    runs = schedules.run_regression(regression_problem(), trace, seeds=seeds, batch_size=BATCH_SIZE)
+    runs = regression.run(regression_problem(), num_steps, BATCH_SIZE, lr=trace[None], seeds=seeds, start="uniform")
     base_lr, _, base_excess = best_constant(num_steps, seeds)
     return ScheduleState(name=name, peak_lr=peak_lr, warmup_steps=warmup_steps, final_factor=final_factor,
-                         num_steps=num_steps, lr=trace, eval_steps=runs.eval_steps, excess=runs.excess[0],
+                         num_steps=num_steps, lr=trace, eval_steps=runs.steps, excess=runs.excess[0],
                          baseline_lr=base_lr, baseline_excess=base_excess)
 
 
@@ -120,9 +121,7 @@ def explore_schedule(name: str, peak_lr: float, *, warmup_steps: int = 0, final_
         >>> state.lr.shape, float(state.lr[0]), bool(state.final < state.excess[0, 0])
         ((200,), 0.01, True)
     """
-    peak_lr = float(peak_lr)
-    if not (math.isfinite(peak_lr) and peak_lr > 0):
-        raise ValueError(f"peak_lr must be a positive number, got {peak_lr!r}.")
+    peak_lr = check_lr(peak_lr, "peak_lr")
     if name not in schedules.SCHEDULES:
         raise ValueError(f"unknown schedule {name!r}; choose one of {', '.join(schedules.SCHEDULES)}.")
     return _explore(name, peak_lr, int(warmup_steps), float(final_factor), int(num_steps), tuple(seeds))
