@@ -106,7 +106,7 @@ import math
 import numpy as np
 import torch
 
-from course_utils import lr_finder
+from course_utils import grid_search, lr_finder
 
 # Lesson 06 in miniature: a grid search (its good region) and a range test run to the end without a
 # stop (`cached`), with Adam on a small MLP and synthetic 4-class data (labels from a random teacher)
@@ -132,7 +132,7 @@ def final_loss(lr, epochs=2):
         return torch.nn.functional.cross_entropy(model(x), y).item()
 
 grid_lrs = np.logspace(-4, 0, 9)
-low, high = lr_finder.good_region(grid_lrs, [final_loss(lr) for lr in grid_lrs])
+low, high = grid_search.good_region(grid_lrs, [final_loss(lr) for lr in grid_lrs])
 model = fresh_mlp()
 cached = lr_finder.range_test(model, torch.optim.Adam(model.parameters()), batches, start_lr=1e-6, end_lr=10.0,
                               num_steps=150, diverge_factor=math.inf, progress=False)
