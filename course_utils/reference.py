@@ -34,7 +34,9 @@ import numpy as np
 
 from . import _course, runtime
 from .data import DeviceLoader, load_cifar
-from .training import Experiment, History, compare_lrs, evaluate, summarize
+from .lr_comparison import Experiment, compare_lrs
+from .summaries import summarize
+from .training import History, evaluate
 
 FILENAME = "reference_07.json"
 MAX_STEP_POINTS = 500  # per-step curves are block-averaged down to about this many points
@@ -103,7 +105,7 @@ def compact(history: History) -> dict:
 
 
 def _rounded_rows(comparison) -> dict:
-    """:func:`~course_utils.training.summarize`'s rows keyed by lr, numbers rounded (NaN -> None)."""
+    """:func:`~course_utils.summaries.summarize`'s rows keyed by lr, numbers rounded (NaN -> None)."""
     def clean(value):
         if isinstance(value, float):
             return round(value, 5) if math.isfinite(value) else None

@@ -4,7 +4,7 @@ import math
 import pytest
 
 from course_utils import checks
-from course_utils.training import generalization_gap as reference_gap
+from course_utils.summaries import generalization_gap as reference_gap
 
 
 def right_gap(history):
