@@ -3,7 +3,7 @@ and answers fitted to the visible inputs fail the hidden ones."""
 import pytest
 import torch
 
-from course_utils import checks, curvature
+from course_utils import checks, curvature, eigen
 
 
 # ----------------------------------------------------------------------------- 08.1
@@ -92,7 +92,7 @@ def right_power(hvp, dim):
 
 
 def library_power(hvp, dim):
-    return curvature.top_eigenvalue(hvp, dim, tol=1e-7, max_iterations=2000, dtype=torch.float64).value
+    return eigen.top_eigenvalue(hvp, dim, tol=1e-7, max_iterations=2000, dtype=torch.float64).value
 
 
 def start_from_ones(hvp, dim):

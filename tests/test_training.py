@@ -186,6 +186,20 @@ def test_dead_fraction_counts_units_that_never_fire():
     assert model.training  # the mode is restored
 
 
+def test_fresh_cnn_is_the_seeded_cnn_in_the_training_memory_format():
+    a = models.fresh_cnn(3)
+    torch.rand(5)  # whatever ran in between
+    b, other = models.fresh_cnn(3), models.fresh_cnn(4)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert not torch.equal(a[0][0].weight, other[0][0].weight)
+    torch.manual_seed(3)
+    assert torch.equal(a[0][0].weight, models.make_cnn()[0][0].weight)  # make_cnn right after seeding
+    conv = a[0][0].weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) == training.default_channels_last("cpu")
+    assert models.fresh_cnn(3, channels_last=False)[0][0].weight.is_contiguous()
+    assert models.has_batchnorm(models.fresh_cnn(0, "cpu", batchnorm=True))
+
+
 def test_lr_label_writes_powers_of_ten_the_course_way():
     assert [training.lr_label(v) for v in (1e-2, 1e-3, 1e-5, 3e-4, 0.1)] == ["1e-2", "1e-3", "1e-5", "3e-4", "0.1"]
 
