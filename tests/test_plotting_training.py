@@ -1,5 +1,6 @@
-"""Lesson 07's figures draw exactly the data they are given: train/val curves with their standard
-errors, update-to-weight ratios with the rule-of-thumb line, dead units in percent."""
+"""The plotting package: every figure function is one call away (plotting.plot_...); lessons 07 and 08's figures
+draw exactly the data they are given: train/val curves with their standard errors, update-to-weight ratios with the
+rule-of-thumb line, dead units in percent, the sharpness beside its threshold, values over seeds."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -10,6 +11,22 @@ import pytest  # noqa: E402
 from course_utils import plotting  # noqa: E402
 from course_utils.probes import ProbeRecord  # noqa: E402
 from course_utils.training import History, accuracy_se  # noqa: E402
+
+
+def test_the_package_offers_every_figure_of_its_modules():
+    import importlib
+    import inspect
+    import pkgutil
+
+    public = set()
+    for info in pkgutil.iter_modules(plotting.__path__):
+        module = importlib.import_module(f"course_utils.plotting.{info.name}")
+        for name, value in vars(module).items():
+            if name.startswith("plot_") and inspect.isfunction(value) and value.__module__ == module.__name__:
+                public.add(name)
+                assert getattr(plotting, name) is value, name
+    assert public <= set(plotting.__all__) and len(public) == 18
+    assert set(plotting.__all__) - public == {"RULE_COLORS", "point_on_curve"}
 
 
 def _lines(ax):
