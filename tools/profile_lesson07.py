@@ -108,6 +108,12 @@ def interleaved(variants: dict, repeats: int) -> dict:
     return {name: min(t) for name, t in times.items()}
 
 
+def report(times: dict, base: str, relative: str = "training") -> None:
+    """One row per variant; those whose name contains ``relative`` also as a multiple of ``times[base]``."""
+    for name, t in times.items():
+        row(name, t, times[base] if relative in name else None)
+
+
 def row(name, seconds, base=None, note=""):
     rel = f"{seconds / base:6.2f}x" if base else "       "
     print(f"  {name:58s} {seconds:7.2f} s {rel} {note}", flush=True)
@@ -155,13 +161,10 @@ def threads(arrays, repeats):
         return run
 
     variants = {}
-    for n in (1, 2, 4):
+    for n in sorted({1, 2, 4, before}):
         variants[f"{n} intra-op threads: training epoch"] = with_threads(n, lambda: train_epoch(model, opt, train))
         variants[f"{n} intra-op threads: 1,000-image evaluation"] = with_threads(n, lambda: eval_pass(model, val))
-    times = interleaved(variants, repeats)
-    base = times[f"{before} intra-op threads: training epoch"]
-    for name, t in times.items():
-        row(name, t, base if "training" in name else None)
+    report(interleaved(variants, repeats), f"{before} intra-op threads: training epoch")
 
 
 def memory_format(arrays, repeats):
@@ -173,9 +176,7 @@ def memory_format(arrays, repeats):
         train_epoch(model, opt, train)
         variants[f"{name}: training epoch"] = (lambda m=model, o=opt, t=train: train_epoch(m, o, t))
         variants[f"{name}: 1,000-image evaluation"] = (lambda m=model, v=val: eval_pass(m, v))
-    times = interleaved(variants, repeats)
-    for name, t in times.items():
-        row(name, t, times["channels-last: training epoch"] if "training" in name else None)
+    report(interleaved(variants, repeats), "channels-last: training epoch")
 
 
 def bf16(arrays, repeats):
@@ -187,9 +188,7 @@ def bf16(arrays, repeats):
         train_epoch(model, opt, train, dtype)
         variants[f"{name}: training epoch"] = (lambda m=model, o=opt, d=dtype: train_epoch(m, o, train, d))
         variants[f"{name}: 1,000-image evaluation"] = (lambda m=model, d=dtype: eval_pass(m, val, d))
-    times = interleaved(variants, repeats)
-    for name, t in times.items():
-        row(name, t, times["fp32: training epoch"] if "training" in name else None)
+    report(interleaved(variants, repeats), "fp32: training epoch")
 
 
 def fused_adam(arrays, repeats):
@@ -201,9 +200,7 @@ def fused_adam(arrays, repeats):
         opt = torch.optim.Adam(model.parameters(), lr=LR, **kwargs)
         train_epoch(model, opt, train)
         variants[f"Adam {name}: training epoch"] = (lambda m=model, o=opt: train_epoch(m, o, train))
-    times = interleaved(variants, repeats)
-    for name, t in times.items():
-        row(name, t, times["Adam default (for-loop): training epoch"])
+    report(interleaved(variants, repeats), "Adam default (for-loop): training epoch", relative="")
 
 
 def compiled(arrays, repeats):
@@ -248,9 +245,7 @@ def evaluation(arrays, repeats):
     variants["inference_mode, batches of 500"] = lambda: eval_pass(model, val, mode=torch.inference_mode)
     variants["training.evaluate (the library's path), batches of 500"] = lambda: training.evaluate(model, val)
     variants["500 validation images instead of 1,000"] = lambda: eval_pass(model, half)
-    times = interleaved(variants, repeats)
-    for name, t in times.items():
-        row(name, t, times["no_grad, batches of 500"])
+    report(interleaved(variants, repeats), "no_grad, batches of 500", relative="")
 
 
 SECTIONS = {"parts": parts, "threads": threads, "memory_format": memory_format, "bf16": bf16, "adam": fused_adam,
