@@ -16,7 +16,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import runtime
 from .arguments import check_int
+from .training import default_channels_last
 
 CHANNELS = (32, 64, 128)  # output channels of the three blocks
 HIDDEN = 256              # units of the fully connected hidden layer
@@ -54,6 +56,27 @@ def make_cnn(batchnorm: bool = False, num_classes: int = 10, channels=CHANNELS, 
         nn.ReLU(inplace=True),
         nn.Linear(hidden, num_classes),
     )
+
+
+def fresh_cnn(seed: int, device=None, *, batchnorm: bool = False, channels_last: bool | None = None) -> nn.Sequential:
+    """:func:`make_cnn` with its initial weights drawn right after seeding with ``seed``, on ``device``.
+
+    The same seed gives the same network whatever ran before (the global generators are seeded
+    here, see :func:`~course_utils.runtime.seed_everything`). The model is moved to ``device``
+    (default: the CPU) in the memory format :func:`~course_utils.training.fit` trains it in
+    (``channels_last``, default :func:`~course_utils.training.default_channels_last`), so a
+    loop other than ``fit`` (a range test, a curvature measurement) sees the same network.
+
+    Example:
+        >>> a, b = fresh_cnn(3), fresh_cnn(3)
+        >>> all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+        True
+    """
+    runtime.seed_everything(seed)
+    model = make_cnn(batchnorm=batchnorm)
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    channels_last = default_channels_last(device) if channels_last is None else bool(channels_last)
+    return model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
 
 
 @torch.no_grad()
@@ -127,5 +150,5 @@ def has_batchnorm(model: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
-__all__ = ["make_cnn", "conv_block", "dead_fraction", "weight_layers", "relu_names", "count_parameters",
+__all__ = ["make_cnn", "fresh_cnn", "conv_block", "dead_fraction", "weight_layers", "relu_names", "count_parameters",
            "has_batchnorm", "CHANNELS", "HIDDEN"]

@@ -34,7 +34,9 @@ import numpy as np
 
 from . import _course, runtime
 from .data import DeviceLoader, load_cifar
-from .training import Experiment, History, compare_lrs, evaluate, summarize
+from .lr_comparison import Experiment, compare_lrs
+from .summaries import summarize
+from .training import History, evaluate
 
 FILENAME = "reference_07.json"
 MAX_STEP_POINTS = 500  # per-step curves are block-averaged down to about this many points
@@ -44,7 +46,7 @@ PROBES_PER_EPOCH = 4   # update-ratio / dead-unit records per epoch
 EXPERIMENTS = {  # name -> settings; all share num_epochs, batch size and seed
     "adam": Experiment(lrs=(1e-2, 1e-3, 1e-5)),
     "adam_bn": Experiment(lrs=(1e-2, 1e-3), batchnorm=True),
-    "sgd": Experiment(lrs=(1e-1, 1e-2, 1e-3), optimizer="sgd"),
+    "sgd": Experiment(lrs=(1e-1, 1e-2, 1e-3), optimizer="SGD"),
 }
 EXTRA_SEEDS = {"adam": (1, 2)}  # experiments repeated with these seeds too (summary rows only)
 
@@ -103,7 +105,7 @@ def compact(history: History) -> dict:
 
 
 def _rounded_rows(comparison) -> dict:
-    """:func:`~course_utils.training.summarize`'s rows keyed by lr, numbers rounded (NaN -> None)."""
+    """:func:`~course_utils.summaries.summarize`'s rows keyed by lr, numbers rounded (NaN -> None)."""
     def clean(value):
         if isinstance(value, float):
             return round(value, 5) if math.isfinite(value) else None

@@ -10,8 +10,9 @@ loss is a sum over rows, so row i's gradient is run i's own.
 * :func:`run_on_surface` -- iterates and losses on a 2D surface (a bowl) for every setting;
 * :func:`steps_to_tolerance` -- steps until the loss falls to ``tol`` times its start;
 * :func:`broadcast_settings`, :func:`as_hyperparameters` -- settings as (k,) arrays, and as the
-  optimizer's per-run arguments (also used by :func:`course_utils.regression.run`);
-* :func:`train_networks` -- one network per learning rate, from the same start and batches.
+  optimizer's per-run arguments (also used by :func:`course_utils.regression.run`).
+
+Networks trained at several learning rates from one start: :func:`course_utils.lr_comparison.train_per_lr`.
 
 Example:
     >>> from course_utils import optimizers, surfaces
@@ -219,53 +220,3 @@ def steps_to_tolerance(surface, w0, optimizer, *, tol: float = 1e-6, max_steps: 
         if np.all(np.isfinite(steps) | diverged) or (first_only and arrived.any()):
             break
     return ToleranceRuns(steps=steps, diverged=diverged, settings=settings, tol=float(tol), max_steps=int(max_steps))
-
-
-def train_networks(make_model, optimizer, lrs, make_train_loader, val_loader, num_epochs: int, *, seed: int = 0,
-                   device=None, progress: bool = True, num_threads: int | None = None, **hyperparameters) -> dict:
-    """Train one network per learning rate with ``training.fit``: same initial weights, batches and budget.
-
-    Args:
-        make_model: ``make_model()`` returns a fresh ``torch.nn.Module``; it is called once after
-            seeding with ``seed``, and every run starts from a copy of those weights.
-        optimizer: a class of :mod:`course_utils.optimizers` (or ``torch.optim``), or its name.
-        lrs: the learning rates, one run each.
-        make_train_loader: ``make_train_loader()`` returns a fresh training loader; give it a
-            fixed seed, so every run sees the same batches in the same order.
-        val_loader: the validation batches, evaluated after every epoch.
-        num_threads: CPU threads for torch while these runs train (restored afterwards); ``None``
-            leaves torch's setting. A network with a few thousand weights trains fastest on one
-            thread: its matrix products are too small to share, and waiting threads only cost time
-            (measured about 6x slower with two threads on a busy 2-core machine).
-        **hyperparameters: the optimizer's other arguments (e.g. ``momentum=0.9``).
-
-    Returns ``{lr: History}`` in the order of ``lrs`` (see :class:`course_utils.training.History`).
-
-    Example:
-        >>> histories = train_networks(make_mlp, "Adam", [1e-3, 1e-2], make_loader, val, 2)   # doctest: +SKIP
-    """
-    import copy
-
-    from . import runtime, training
-
-    cls = optimizer_class(optimizer)
-    if num_threads is not None:
-        num_threads = check_int(num_threads, "num_threads", minimum=1, hint="(or None: torch's own setting)")
-    runtime.seed_everything(seed)
-    initial = copy.deepcopy(make_model().state_dict())
-    histories = {}
-    threads = torch.get_num_threads()
-    try:
-        if num_threads is not None:
-            torch.set_num_threads(int(num_threads))
-        for lr in lrs:
-            model = make_model()
-            model.load_state_dict(initial)
-            if device is not None:
-                model.to(device)
-            histories[float(lr)] = training.fit(
-                model, make_train_loader(), val_loader, cls(model.parameters(), lr=float(lr), **hyperparameters),
-                num_epochs, device=device, progress=progress, label=f"{cls.__name__} lr={training.lr_label(float(lr))}")
-    finally:
-        torch.set_num_threads(threads)
-    return histories

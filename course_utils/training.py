@@ -1,4 +1,4 @@
-"""Training a classifier: ``fit(...) -> History``, and lesson 07's learning-rate comparison.
+"""Training a classifier: ``fit(...) -> History``, one run and what it records.
 
 ``fit`` is a plain loop (forward, loss, ``zero_grad``, ``backward``, ``step``) plus what a real
 run needs: evaluation each epoch (on validation images, and on un-augmented training images in
@@ -6,6 +6,9 @@ eval mode, so that training and validation accuracy are measured the same way), 
 divergence detection (a non-finite loss stops the run and the history records the step), an
 optional scheduler, and on a GPU mixed precision, channels-last memory and no host
 synchronisation per step (per-step losses stay on the device and are read back once per epoch).
+
+One run per learning rate from the same start is :mod:`course_utils.lr_comparison`; tables and
+numbers read off finished runs are :mod:`course_utils.summaries`.
 
 Example:
     >>> import torch
@@ -23,10 +26,8 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import copy
 import math
 import time
-from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
@@ -34,10 +35,7 @@ import torch
 from torch import nn
 
 from . import runtime
-from .arguments import check_int, check_positive
-from .data import CifarArrays, DeviceLoader
-from .models import make_cnn
-from .probes import TrainingProbe
+from .arguments import check_int
 
 SCHEDULER_INTERVALS = ("step", "epoch")
 
@@ -349,138 +347,7 @@ def fit(model: nn.Module, train_loader, val_data, optimizer: torch.optim.Optimiz
     return history
 
 
-# ----------------------------------------------------------------------------- lesson 07's experiment
-
-@dataclass(frozen=True)
-class Experiment:
-    """Settings of a learning-rate comparison: every run shares the model, init, data order and budget."""
-
-    lrs: tuple = (1e-2, 1e-3, 1e-5)  # learning rates compared (step-size multipliers, no unit)
-    num_epochs: int = 10             # passes over the training images per run
-    batch_size: int = 64             # images per optimizer step
-    optimizer: str = "adam"          # "adam" (beta1 0.9, beta2 0.999) or "sgd" (with `momentum`)
-    momentum: float = 0.9            # SGD's momentum coefficient beta (dimensionless); unused by Adam
-    batchnorm: bool = False          # BatchNorm after every convolution
-    augment: bool = True             # random crop (4-pixel zero padding) and horizontal flip
-    seed: int = 0                    # seeds the initial weights and the data order/augmentation
-    eval_batch_size: int = 500       # images per evaluation batch (memory only; results unchanged)
-    train_eval_size: int = 1000      # training images (the first ones, un-augmented) measured in eval mode each epoch
-    probe_every: int = 0             # optimizer steps between update-ratio/dead-unit records (0: no probe)
-    probe_images: int = 500          # validation images the dead units are counted on
-
-    def __post_init__(self):
-        if not self.lrs or isinstance(self.lrs, (str, bytes)):
-            raise ValueError(f"lrs must be a non-empty tuple of learning rates, got {self.lrs!r}.")
-        for lr in self.lrs:
-            check_positive(lr, "each of lrs", hint=f"in lrs={self.lrs!r}")
-        if self.optimizer not in ("adam", "sgd"):
-            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}.")
-        check_int(self.num_epochs, "num_epochs")
-        check_int(self.seed, "seed")
-        for name in ("batch_size", "eval_batch_size", "train_eval_size", "probe_images"):
-            check_int(getattr(self, name), name, minimum=1)
-        check_int(self.probe_every, "probe_every", hint="(0 turns the probe off)")
-
-
-def make_optimizer(name: str, params, lr: float, momentum: float = 0.9) -> torch.optim.Optimizer:
-    """``torch.optim.Adam(params, lr)`` or ``torch.optim.SGD(params, lr, momentum=momentum)``."""
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum)
-    raise ValueError(f"optimizer must be 'adam' or 'sgd', got {name!r}.")
-
-
-@dataclass(eq=False)
-class Comparison(Mapping):
-    """The runs of one :func:`compare_lrs`: a mapping ``lr -> History``, plus what else the runs left.
-
-    ``models[lr]`` is the trained network of each run (for a final test, or to look inside);
-    ``probes[lr]`` its :class:`~course_utils.probes.ProbeRecord` (empty unless ``settings.probe_every``).
-    """
-
-    settings: Experiment
-    histories: dict = field(default_factory=dict)
-    models: dict = field(default_factory=dict)
-    probes: dict = field(default_factory=dict)
-
-    def __getitem__(self, lr) -> History:
-        return self.histories[lr]
-
-    def __iter__(self):
-        return iter(self.histories)
-
-    def __len__(self) -> int:
-        return len(self.histories)
-
-    def __repr__(self) -> str:
-        s = self.settings
-        runs = ", ".join(lr_label(lr) for lr in self.histories)
-        return (f"Comparison({s.optimizer}{' +BN' if s.batchnorm else ''}, seed {s.seed}, "
-                f"{s.num_epochs} epochs: lr {runs})")
-
-
-def compare_lrs(arrays: CifarArrays, settings: Experiment, *, device=None, progress: bool = True,
-                return_models=None) -> Comparison:
-    """Train one run per ``settings.lrs`` from the same initial weights, data order and budget.
-
-    ``arrays`` must hold a validation set (:meth:`~course_utils.data.CifarArrays.split_validation`):
-    every curve is measured on it, and on the first ``settings.train_eval_size`` training images
-    (un-augmented, eval mode); the test set is left alone for one final report.
-
-    Returns a :class:`Comparison`: ``comparison[lr]`` is that run's :class:`History` (in the order
-    of ``settings.lrs``), ``comparison.models[lr]`` its trained model, ``comparison.probes[lr]`` its
-    probe record when ``settings.probe_every`` is set.
-
-    Example:
-        >>> arrays = load_cifar("fast").split_validation(200)                   # doctest: +SKIP
-        >>> comparison = compare_lrs(arrays, Experiment(num_epochs=2))          # doctest: +SKIP
-        >>> {lr: h.val_acc[-1] for lr, h in comparison.items()}                 # doctest: +SKIP
-        {0.01: 0.1, 0.001: 0.27, 1e-05: 0.135}
-    """
-    if return_models is not None:
-        raise TypeError("compare_lrs always returns a Comparison now: the histories are comparison[lr] "
-                        "and the trained models comparison.models[lr]; drop return_models.")
-    if arrays.x_val is None:
-        raise ValueError("compare_lrs measures every curve on a validation set held out from the training images: "
-                         "pass arrays.split_validation(num_val) (the test set is for one final report only).")
-    device = torch.device(device) if device is not None else runtime.get_device()
-    channels_last = default_channels_last(device)
-    runtime.seed_everything(settings.seed)
-    initial = copy.deepcopy(make_cnn(batchnorm=settings.batchnorm).state_dict())
-
-    def fixed(images, labels):  # un-augmented batches in a fixed order, for evaluation
-        return DeviceLoader(images, labels, settings.eval_batch_size, train=False, device=device,
-                            channels_last=channels_last)
-
-    val = fixed(arrays.x_val, arrays.y_val)
-    train_eval = fixed(arrays.x_train[:settings.train_eval_size], arrays.y_train[:settings.train_eval_size])
-    probe_images = None
-    if settings.probe_every:
-        n = settings.probe_images
-        probe_images = next(iter(DeviceLoader(arrays.x_val[:n], arrays.y_val[:n], n, train=False, device=device,
-                                              channels_last=channels_last)))[0]
-    result = Comparison(settings)
-    for lr in settings.lrs:
-        model = make_cnn(batchnorm=settings.batchnorm)
-        model.load_state_dict(initial)
-        model.to(device)
-        # A fresh loader with the same seed: same order and same augmentations in every run.
-        train = DeviceLoader(arrays.x_train, arrays.y_train, settings.batch_size, train=True,
-                             augment=settings.augment, seed=settings.seed, device=device,
-                             channels_last=channels_last)
-        optimizer = make_optimizer(settings.optimizer, model.parameters(), lr, settings.momentum)
-        probe = TrainingProbe(model, optimizer, settings.probe_every, probe_images) if settings.probe_every else None
-        name = f"{settings.optimizer} lr={lr_label(lr)}" + (" +BN" if settings.batchnorm else "")
-        result.histories[lr] = fit(model, train, val, optimizer, settings.num_epochs, device=device,
-                                   progress=progress, label=name, train_eval_data=train_eval)
-        result.models[lr] = model
-        if probe is not None:
-            result.probes[lr] = probe.finish()
-    return result
-
-
-# ----------------------------------------------------------------------------- reading histories
+# ----------------------------------------------------------------------------- labels
 
 def lr_label(lr: float) -> str:
     """A learning rate as the course writes it: ``1e-3`` rather than ``0.001``, ``3e-4``, ``0.5``.
@@ -491,103 +358,3 @@ def lr_label(lr: float) -> str:
     """
     text = f"{lr:g}" if 1e-2 < lr < 1e3 else f"{lr:.0e}"
     return text.replace("e-0", "e-").replace("e+0", "e")
-
-
-def generalization_gap(history: History) -> float:
-    """Final training accuracy (eval mode, un-augmented: ``train_eval_acc``) minus final validation accuracy.
-
-    A fraction; NaN when the history has no such epoch (``fit`` without ``train_eval_data``).
-
-    Example:
-        >>> generalization_gap(History(train_eval_acc=[0.5, 0.7], val_acc=[0.45, 0.6]))
-        0.09999999999999998
-    """
-    if not history.train_eval_acc or not history.val_acc:
-        return math.nan
-    return history.train_eval_acc[-1] - history.val_acc[-1]
-
-
-def loss_noise(history: History, num_steps: int | None = None) -> float:
-    """How much the minibatch loss jumps from step to step: std of successive differences / sqrt(2).
-
-    Taken over the last ``num_steps`` steps (default: the last epoch). Differencing removes the
-    slow downward trend, so what is left is the step-to-step noise of the loss.
-    """
-    n = num_steps or history.steps_per_epoch or len(history.step_loss)
-    losses = np.asarray(history.step_loss[-n:], dtype=float)
-    losses = losses[np.isfinite(losses)]
-    if len(losses) < 3:
-        return math.nan
-    return float(np.std(np.diff(losses)) / math.sqrt(2.0))
-
-
-def final_over_seeds(runs: Sequence[Mapping], metric: str = "val_acc") -> dict:
-    """``{lr: array of the final metric, one value per run}`` over comparisons that differ only by seed.
-
-    Example:
-        >>> a, b = {1e-3: History(val_acc=[0.5])}, {1e-3: History(val_acc=[0.56])}
-        >>> final_over_seeds([a, b])[1e-3].tolist()
-        [0.5, 0.56]
-    """
-    if not runs:
-        raise ValueError("final_over_seeds needs at least one comparison.")
-    lrs = list(runs[0])
-    if any(list(r) != lrs for r in runs):
-        raise ValueError("every comparison must hold the same learning rates in the same order.")
-    return {lr: np.array([getattr(r[lr], metric)[-1] if getattr(r[lr], metric) else math.nan for r in runs])
-            for lr in lrs}
-
-
-def summarize(histories: Mapping, seeds: Sequence[Mapping] | None = None) -> list[dict]:
-    """One row per run: accuracies with their binomial standard errors, gap, loss, noise, divergence.
-
-    ``final_train_acc`` is the eval-mode training accuracy (``train_eval_acc``) and ``gap`` is
-    :func:`generalization_gap`; ``batch_acc`` the running mean over augmented minibatches.
-    With ``seeds`` (comparisons of the same runs with other seeds, this one included or not),
-    each row also holds the mean and standard deviation of the final validation accuracy over them.
-    """
-    spread = final_over_seeds(list(seeds)) if seeds else {}
-    rows = []
-    for lr, h in histories.items():
-        row = {
-            "lr": float(lr),
-            "final_val_acc": h.val_acc[-1] if h.val_acc else math.nan,
-            "val_se": h.val_se(),
-            "best_val_acc": max(h.val_acc) if h.val_acc else math.nan,
-            "best_val_se": accuracy_se(max(h.val_acc), h.val_size) if h.val_acc else math.nan,
-            "best_epoch": int(np.argmax(h.val_acc)) + 1 if h.val_acc else 0,
-            "final_train_acc": h.train_eval_acc[-1] if h.train_eval_acc else math.nan,
-            "train_se": h.train_eval_se(),
-            "gap": generalization_gap(h),
-            "gap_se": math.hypot(h.val_se(), h.train_eval_se()),
-            "batch_acc": h.train_acc[-1] if h.train_acc else math.nan,
-            "final_train_loss": h.train_loss[-1] if h.train_loss else math.nan,
-            "loss_noise": loss_noise(h),
-            "diverged": bool(h.diverged),
-        }
-        if lr in spread:
-            values = spread[lr]
-            row.update(num_seeds=len(values), seed_mean_val_acc=float(np.mean(values)),
-                       seed_sd_val_acc=float(np.std(values, ddof=1)) if len(values) > 1 else math.nan)
-        rows.append(row)
-    return rows
-
-
-def format_summary(rows: list[dict]) -> str:
-    """The rows of :func:`summarize` as a fixed-width text table (accuracies in %, ± one standard error)."""
-    seeds = all("num_seeds" in r for r in rows) and rows
-    head = (f"{'lr':>6} {'val acc ± SE':>14} {'best val ± SE (epoch)':>22} {'train acc ± SE':>15} {'gap ± SE':>13} "
-            f"{'train loss':>10} {'loss noise':>10} {'diverged':>8}")
-    if seeds:
-        head += f"   {'val acc over ' + str(rows[0]['num_seeds']) + ' seeds (mean ± sd)':>32}"
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        line = (f"{lr_label(r['lr']):>6} {100 * r['final_val_acc']:>7.1f} ± {100 * r['val_se']:3.1f}% "
-                f"{100 * r['best_val_acc']:>9.1f} ± {100 * r['best_val_se']:3.1f}% ({r['best_epoch']:>2}) "
-                f"{100 * r['final_train_acc']:>8.1f} ± {100 * r['train_se']:3.1f}% "
-                f"{100 * r['gap']:>+6.1f} ± {100 * r['gap_se']:3.1f} "
-                f"{r['final_train_loss']:>10.3f} {r['loss_noise']:>10.3f} {str(r['diverged']):>8}")
-        if seeds:
-            line += f"   {100 * r['seed_mean_val_acc']:>24.1f} ± {100 * r['seed_sd_val_acc']:3.1f}%"
-        lines.append(line)
-    return "\n".join(lines)

@@ -76,7 +76,7 @@ def test_check_tol_is_an_open_fraction():
 
 
 def test_every_module_uses_the_shared_check():
-    from course_utils import data, descent, loader, models, synthetic, training
+    from course_utils import data, descent, loader, lr_comparison, models, synthetic
 
     with pytest.raises(ValueError, match="num_samples must be a positive integer"):
         synthetic.make_linear_regression(0, 2, 0.1, seed=0)
@@ -93,7 +93,7 @@ def test_every_module_uses_the_shared_check():
     with pytest.raises(ValueError, match="num_classes must be an integer >= 2"):
         models.make_cnn(num_classes=1)
     with pytest.raises(ValueError, match="num_epochs must be a non-negative integer"):
-        training.Experiment(num_epochs=2.5)
+        lr_comparison.Experiment(num_epochs=2.5)
     z = np.zeros((4, 32, 32, 3), np.uint8)
     with pytest.raises(ValueError, match="num_val must be an integer between 1 and 3"):
         data.CifarArrays(z, np.arange(4), z, np.arange(4)).split_validation(4)

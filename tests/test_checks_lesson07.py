@@ -8,7 +8,7 @@ from check_support import SECRETS, drawn_from_the_secret, judged_apart, shown, v
 
 from course_utils import checks
 from course_utils.checks import hidden_variant, lesson07
-from course_utils.training import generalization_gap as reference_gap
+from course_utils.summaries import generalization_gap as reference_gap
 
 
 def run(case):

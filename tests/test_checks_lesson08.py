@@ -8,7 +8,7 @@ import pytest
 import torch
 from check_support import SECRETS, drawn_from_the_secret, judged_apart, shown, verdict_of
 
-from course_utils import checks, curvature
+from course_utils import checks, curvature, eigen
 from course_utils.checks import hidden_variant, lesson08
 
 # ----------------------------------------------------------------------------- 08.1
@@ -131,7 +131,7 @@ def right_power(hvp, dim):
 
 
 def library_power(hvp, dim):
-    return curvature.top_eigenvalue(hvp, dim, tol=1e-7, max_iterations=2000, dtype=torch.float64).value
+    return eigen.top_eigenvalue(hvp, dim, tol=1e-7, max_iterations=2000, dtype=torch.float64).value
 
 
 def start_from_ones(hvp, dim):

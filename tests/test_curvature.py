@@ -1,23 +1,16 @@
-"""course_utils.curvature: Hessian-vector products and the top eigenvalue where the answer is known,
-determinism, and sharpness recorded during training without disturbing it."""
+"""course_utils.curvature: Hessian-vector products against the full Hessian, the sharpness of small networks,
+Adam's preconditioner, the stability thresholds; the model left as it was."""
 import copy
 import math
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
 from torch.func import functional_call
 
-from course_utils import curvature, training
+from course_utils import curvature
+from course_utils.eigen import top_eigenvalue
 from course_utils.surfaces import make_bowl
-
-
-def random_symmetric(seed, eigenvalues):
-    """A symmetric float64 matrix with the given eigenvalues and random axes."""
-    rng = np.random.default_rng(seed)
-    q, _ = np.linalg.qr(rng.normal(size=(len(eigenvalues), len(eigenvalues))))
-    return torch.tensor(q @ np.diag(eigenvalues) @ q.T)
 
 
 def tiny_net(seed=0):
@@ -44,18 +37,7 @@ def full_hessian(model, loss_fn, x, y):
     return torch.autograd.functional.hessian(loss_of, theta)
 
 
-# ----------------------------------------------------------------------------- quadratics
-
-@pytest.mark.parametrize("eigenvalues", [[10.0, 1.0], [0.5, 3.0, 7.0, 2.0], list(np.geomspace(0.01, 500, 20))])
-def test_top_eigenvalue_of_symmetric_matrices(eigenvalues):
-    A = random_symmetric(len(eigenvalues), eigenvalues)
-    e = curvature.top_eigenvalue(lambda v: A @ v, dim=A.shape[0], tol=1e-10, max_iterations=2000, dtype=A.dtype)
-    assert e.converged and e.rel_change <= 1e-10
-    assert e.value == pytest.approx(max(eigenvalues), rel=1e-6)
-    # the vector is the top eigenvector: A v = λ v
-    assert torch.allclose(A @ e.vector, e.value * e.vector, atol=1e-3 * max(eigenvalues))
-    assert len(e.history) == e.num_iterations and e.history[-1] == e.value
-
+# ----------------------------------------------------------------------------- a bowl
 
 def test_bowl_of_lesson_02_through_torch():
     bowl = make_bowl((1.0, 10.0), angle_deg=30.0)
@@ -64,66 +46,9 @@ def test_bowl_of_lesson_02_through_torch():
     H = curvature.HessianOperator.from_closure(lambda: 0.5 * w @ A @ w, [w])
     for column in range(2):
         assert torch.allclose(H(torch.eye(2, dtype=torch.float64)[column]), A[:, column])
-    e = curvature.top_eigenvalue(H, H.dim, tol=1e-12, dtype=torch.float64)
+    e = top_eigenvalue(H, H.dim, tol=1e-12, dtype=torch.float64)
     assert e.value == pytest.approx(bowl.lambda_max, rel=1e-9)
     assert 2 / e.value == pytest.approx(bowl.max_stable_lr, rel=1e-9)
-
-
-def test_negative_dominant_eigenvalue_still_gives_the_largest():
-    A = random_symmetric(3, [2.0, -9.0, 0.5, -1.0])
-    e = curvature.top_eigenvalue(lambda v: A @ v, dim=4, tol=1e-10, max_iterations=5000, dtype=A.dtype)
-    assert e.converged
-    assert e.value == pytest.approx(2.0, rel=1e-6)
-
-
-def test_non_convergence_is_reported():
-    A = random_symmetric(4, [1.0, 0.99, 0.5])  # eigengap 1 %: three iterations are far from enough
-    e = curvature.top_eigenvalue(lambda v: A @ v, dim=3, tol=1e-9, max_iterations=3, dtype=A.dtype)
-    assert not e.converged and e.num_iterations == 3 and e.rel_change > 1e-9
-    assert "NOT converged" in str(e) and "max_iterations=3" in str(e)
-
-
-def test_residual_bounds_the_distance_to_an_eigenvalue():
-    eigenvalues = [5.0, 4.5, 1.0, 0.2]
-    A = random_symmetric(5, eigenvalues)
-    e = curvature.top_eigenvalue(lambda v: A @ v, dim=4, tol=1e-3, max_iterations=100, dtype=A.dtype)
-    distance = min(abs(e.value - lam) for lam in eigenvalues)
-    assert distance <= e.residual * abs(e.value) + 1e-12
-
-
-def test_deterministic_with_a_seed_and_warm_start_saves_work():
-    A = random_symmetric(6, list(np.linspace(1.0, 8.0, 30)))
-    run = lambda seed, v0=None: curvature.top_eigenvalue(lambda v: A @ v, dim=30, tol=1e-6, max_iterations=500,
-                                                         seed=seed, v0=v0, dtype=A.dtype)
-    a, b, c = run(0), run(0), run(1)
-    assert a.value == b.value and torch.equal(a.vector, b.vector) and a.num_iterations == b.num_iterations
-    assert c.value == pytest.approx(a.value, rel=1e-4)  # another start, same answer within the tolerance
-    warm = run(2, v0=a.vector)
-    assert warm.num_iterations < a.num_iterations
-
-
-def test_global_rng_untouched_by_the_random_start():
-    torch.manual_seed(123)
-    expected = torch.rand(3)
-    torch.manual_seed(123)
-    curvature.random_unit_vector(10, seed=5)
-    assert torch.equal(torch.rand(3), expected)
-
-
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(dim=None), "give dim"),
-    (dict(dim=3, tol=0), "tol must be a positive"),
-    (dict(dim=3, max_iterations=1), "max_iterations must be an integer >= 2"),
-    (dict(v0=torch.zeros(3)), "non-zero"),
-])
-def test_bad_arguments_are_explained(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        curvature.top_eigenvalue(lambda v: v, **kwargs)
-
-
-def test_non_finite_products_are_an_error():
-    with pytest.raises(ValueError, match="NaN or infinity"):
-        curvature.top_eigenvalue(lambda v: v * float("nan"), dim=3)
 
 
 # ----------------------------------------------------------------------------- networks against the full Hessian
@@ -255,172 +180,3 @@ def test_stability_thresholds():
             curvature.stability_threshold(bad)
     with pytest.raises(ValueError, match="lr must be"):
         curvature.stability_threshold("gd", -1.0)
-
-
-# ----------------------------------------------------------------------------- recording during training
-
-def _train(optimizer_name, monitor_kwargs=None, steps=12):
-    """A few steps of a model with dropout and BatchNorm (global RNG and buffers in play), optionally monitored."""
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(5, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 3))
-    g = torch.Generator().manual_seed(1)
-    x, y = torch.randn(40, 5, generator=g), torch.randint(0, 3, (40,), generator=g)
-    opt = (torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9) if optimizer_name == "sgd"
-           else torch.optim.Adam(model.parameters(), lr=1e-2))
-    monitor = None
-    if monitor_kwargs is not None:
-        monitor = curvature.SharpnessMonitor(model, nn.functional.cross_entropy, (x[:20], y[:20]), **monitor_kwargs)
-        monitor.attach(opt)
-    losses = []
-    for step in range(steps):
-        batch = slice(10 * (step % 4), 10 * (step % 4) + 10)
-        loss = nn.functional.cross_entropy(model(x[batch]), y[batch])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    return model, opt, losses, monitor, torch.rand(2)
-
-
-@pytest.mark.parametrize("optimizer_name, kwargs", [
-    ("sgd", dict(every=3)),
-    ("adam", dict(every=4, preconditioned=True)),
-    ("adam", dict(every=5)),
-])
-def test_a_monitored_run_is_bit_for_bit_the_unmonitored_run(optimizer_name, kwargs):
-    plain_model, plain_opt, plain_losses, _, plain_next = _train(optimizer_name)
-    model, opt, losses, monitor, next_random = _train(optimizer_name, kwargs)
-    assert losses == plain_losses
-    for (k, a), (_, b) in zip(model.state_dict().items(), plain_model.state_dict().items()):
-        assert torch.equal(a, b), k
-    for p, q in zip(model.parameters(), plain_model.parameters()):
-        for key, value in opt.state[p].items():
-            assert torch.equal(value, plain_opt.state[q][key]), key
-    assert torch.equal(next_random, plain_next)  # the global RNG is where it would have been
-    expected = [s for s in range(12) if s % kwargs["every"] == 0 and (s > 0 or not kwargs.get("preconditioned"))]
-    assert monitor.trace.step == expected and len(monitor.trace) == len(expected)
-    assert all(v > 0 for v in monitor.trace.value)
-
-
-def test_monitor_inside_training_fit():
-    torch.manual_seed(0)
-    batches = [(torch.randn(8, 4), torch.randint(0, 3, (8,))) for _ in range(5)]
-
-    def run(monitored):
-        torch.manual_seed(1)
-        model = nn.Linear(4, 3)
-        opt = torch.optim.SGD(model.parameters(), lr=0.5)
-        monitor = None
-        if monitored:
-            monitor = curvature.SharpnessMonitor(model, nn.functional.cross_entropy, batches[0], every=4).attach(opt)
-        history = training.fit(model, batches, None, opt, num_epochs=2, progress=False)
-        return model, history, monitor
-
-    model, history, monitor = run(True)
-    plain_model, plain_history, _ = run(False)
-    assert history.step_loss == plain_history.step_loss
-    assert torch.equal(model.weight, plain_model.weight)
-    assert monitor.trace.step == [0, 4, 8]
-    monitor.detach()
-    assert monitor._handle is None
-
-
-def test_monitor_warm_starts_and_validates():
-    model, (x, y) = tiny_net(), tiny_data()
-    monitor = curvature.SharpnessMonitor(model, nn.functional.cross_entropy, (x, y), every=1, tol=1e-8,
-                                         max_iterations=1000)
-    first = monitor.record(0)
-    second = monitor.record(1)  # same weights, started from the first eigenvector
-    assert second.value == pytest.approx(first.value, rel=1e-6) and second.num_iterations < first.num_iterations
-    with pytest.raises(ValueError, match="every must be"):
-        curvature.SharpnessMonitor(model, nn.functional.cross_entropy, (x, y), every=0)
-    with pytest.raises(ValueError, match="attach the monitor"):
-        curvature.SharpnessMonitor(model, nn.functional.cross_entropy, (x, y), preconditioned=True).record(0)
-
-
-# ----------------------------------------------------------------------------- Lanczos
-
-@pytest.mark.parametrize("eigenvalues", [[10.0, 1.0], [2.0, -9.0, 0.5, -1.0], list(np.linspace(1.0, 5.0, 40))])
-def test_lanczos_finds_the_largest_eigenvalue(eigenvalues):
-    A = random_symmetric(7, eigenvalues)
-    e = curvature.top_eigenvalue(lambda v: A @ v, dim=A.shape[0], tol=1e-12, max_iterations=200, method="lanczos",
-                                 dtype=A.dtype)
-    assert e.converged and e.value == pytest.approx(max(eigenvalues), rel=1e-8)
-    assert torch.allclose(A @ e.vector, e.value * e.vector, atol=1e-6 * max(map(abs, eigenvalues)))
-
-
-def test_lanczos_needs_far_fewer_products_when_the_top_eigenvalues_crowd():
-    eigenvalues = list(np.linspace(9.0, 10.0, 10)) + list(np.linspace(0.0, 1.0, 190))  # ten close outliers
-    A = random_symmetric(8, eigenvalues)
-    run = lambda method: curvature.top_eigenvalue(lambda v: A @ v, dim=200, tol=1e-6, max_iterations=2000,
-                                                  method=method, dtype=A.dtype)
-    power, lanczos = run("power"), run("lanczos")
-    assert lanczos.converged and lanczos.value == pytest.approx(10.0, rel=1e-5)
-    assert lanczos.num_iterations * 3 < power.num_iterations
-    assert abs(power.value - 10.0) > abs(lanczos.value - 10.0)
-
-
-def test_unknown_method_is_an_error():
-    with pytest.raises(ValueError, match="method must be"):
-        curvature.top_eigenvalue(lambda v: v, dim=3, method="arnoldi")
-
-
-# ----------------------------------------------------------------------------- full-batch GD and its figures
-
-def test_full_batch_gd_records_loss_and_sharpness_and_matches_a_plain_loop():
-    g = torch.Generator().manual_seed(0)
-    x, y = torch.randn(30, 6, generator=g), torch.randint(0, 3, (30,), generator=g)
-
-    def net():
-        torch.manual_seed(3)
-        return nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3))
-
-    run = curvature.full_batch_gd(net(), curvature.square_loss, x, y, lr=0.2, num_steps=25, every=10,
-                                  method="lanczos", progress=False)
-    plain, losses = net(), []
-    opt = torch.optim.SGD(plain.parameters(), lr=0.2)
-    for _ in range(25):
-        loss = curvature.square_loss(plain(x), y)
-        losses.append(loss.item())
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    assert run.loss == losses and not run.diverged
-    assert run.trace.step == [0, 10, 20] and all(run.trace.converged)
-    first = curvature.sharpness(net(), curvature.square_loss, (x, y), tol=1e-8, max_iterations=500)
-    assert run.trace.value[0] == pytest.approx(first.value, rel=1e-2)
-
-
-def test_full_batch_gd_stops_on_divergence_and_validates():
-    torch.manual_seed(0)
-    x, y = torch.randn(20, 4), torch.randint(0, 2, (20,))
-    run = curvature.full_batch_gd(nn.Linear(4, 2), curvature.square_loss, x * 100, y, lr=10.0, num_steps=200,
-                                  every=1000, progress=False)
-    assert run.diverged and not math.isfinite(run.loss[-1]) and len(run.loss) < 200
-    with pytest.raises(ValueError, match="lr must be"):
-        curvature.full_batch_gd(nn.Linear(4, 2), curvature.square_loss, x, y, lr=0.0, num_steps=5)
-    with pytest.raises(ValueError, match="num_steps"):
-        curvature.full_batch_gd(nn.Linear(4, 2), curvature.square_loss, x, y, lr=0.1, num_steps=0)
-
-
-def test_square_loss():
-    out = torch.tensor([[1.0, 0.0], [0.5, 0.5]])
-    assert curvature.square_loss(out, torch.tensor([0, 1])).item() == pytest.approx((0 + 0.25) / 2)
-    with pytest.raises(ValueError, match="must be"):
-        curvature.square_loss(out, torch.tensor([0]))
-
-
-def test_plot_sharpness_draws_the_data_and_the_thresholds_it_is_given():
-    import matplotlib
-    matplotlib.use("Agg")
-    from course_utils import plotting
-
-    ax = plotting.plot_sharpness({"a": ([0, 10, 20], [1.0, 2.0, 3.0]), "b": ([0, 5], [4.0, 5.0])}, {"a": 2.5})
-    lines = ax.get_lines()
-    assert list(lines[0].get_xdata()) == [0, 10, 20] and list(lines[0].get_ydata()) == [1.0, 2.0, 3.0]
-    assert list(lines[1].get_ydata()) == [2.5, 2.5] and lines[1].get_color() == lines[0].get_color()
-    assert list(lines[2].get_ydata()) == [4.0, 5.0] and len(lines) == 3     # no threshold given for "b"
-    ax = plotting.plot_seed_spread({"x": [0.1, 0.3], "y": [0.2, 0.2, 0.5]})
-    dots = [line for line in ax.get_lines() if line.get_marker() == "o"]
-    assert [list(d.get_ydata()) for d in dots] == [[0.1, 0.3], [0.2, 0.2, 0.5]]
-    assert [p.get_height() for p in ax.patches] == pytest.approx([0.2, 0.3])

@@ -1,5 +1,6 @@
-"""Lesson 07's figures draw exactly the data they are given: train/val curves with their standard
-errors, update-to-weight ratios with the rule-of-thumb line, dead units in percent."""
+"""The plotting package: every figure function is one call away (plotting.plot_...); lessons 07 and 08's figures
+draw exactly the data they are given: train/val curves with their standard errors, update-to-weight ratios with the
+rule-of-thumb line, dead units in percent, the sharpness beside its threshold, values over seeds."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -10,6 +11,22 @@ import pytest  # noqa: E402
 from course_utils import plotting  # noqa: E402
 from course_utils.probes import ProbeRecord  # noqa: E402
 from course_utils.training import History, accuracy_se  # noqa: E402
+
+
+def test_the_package_offers_every_figure_of_its_modules():
+    import importlib
+    import inspect
+    import pkgutil
+
+    public = set()
+    for info in pkgutil.iter_modules(plotting.__path__):
+        module = importlib.import_module(f"course_utils.plotting.{info.name}")
+        for name, value in vars(module).items():
+            if name.startswith("plot_") and inspect.isfunction(value) and value.__module__ == module.__name__:
+                public.add(name)
+                assert getattr(plotting, name) is value, name
+    assert public <= set(plotting.__all__) and len(public) == 18
+    assert set(plotting.__all__) - public == {"RULE_COLORS", "point_on_curve"}
 
 
 def _lines(ax):
@@ -57,3 +74,15 @@ def test_update_ratios_and_dead_units_are_drawn_from_the_record():
     np.testing.assert_allclose(_lines(ax)["after fc1"].get_ydata(), [10, 50, 90, 100])
     np.testing.assert_allclose(_lines(ax)["after fc1"].get_xdata(), [0, 10, 20, 25])
     plt.close("all")
+
+
+def test_plot_sharpness_draws_the_data_and_the_thresholds_it_is_given():
+    ax = plotting.plot_sharpness({"a": ([0, 10, 20], [1.0, 2.0, 3.0]), "b": ([0, 5], [4.0, 5.0])}, {"a": 2.5})
+    lines = ax.get_lines()
+    assert list(lines[0].get_xdata()) == [0, 10, 20] and list(lines[0].get_ydata()) == [1.0, 2.0, 3.0]
+    assert list(lines[1].get_ydata()) == [2.5, 2.5] and lines[1].get_color() == lines[0].get_color()
+    assert list(lines[2].get_ydata()) == [4.0, 5.0] and len(lines) == 3     # no threshold given for "b"
+    ax = plotting.plot_seed_spread({"x": [0.1, 0.3], "y": [0.2, 0.2, 0.5]})
+    dots = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    assert [list(d.get_ydata()) for d in dots] == [[0.1, 0.3], [0.2, 0.2, 0.5]]
+    assert [p.get_height() for p in ax.patches] == pytest.approx([0.2, 0.3])

@@ -91,29 +91,6 @@ def test_unknown_optimizer_names_are_refused():
         sweeps.run_on_surface(BOWL, W0, "Adamax", 5, lr=0.1)
 
 
-def test_train_networks_shares_initial_weights_and_batches():
-    torch.manual_seed(0)
-    batches = [(torch.randn(8, 5), torch.randint(0, 3, (8,))) for _ in range(4)]
-
-    def make():
-        return torch.nn.Sequential(torch.nn.Linear(5, 6), torch.nn.ReLU(), torch.nn.Linear(6, 3))
-
-    histories = sweeps.train_networks(make, "Adam", [1e-3, 1e-2], lambda: list(batches), batches[:1], 2,
-                                      progress=False)
-    assert list(histories) == [1e-3, 1e-2]
-    first = [h.step_loss[0] for h in histories.values()]
-    assert first[0] == first[1]                                      # same weights, same first batch
-    assert histories[1e-3].step_loss[-1] != histories[1e-2].step_loss[-1]
-    assert all(h.num_epochs == 2 and len(h.val_loss) == 2 for h in histories.values())
-    threads = torch.get_num_threads()
-    again = sweeps.train_networks(make, optimizers.Adam, [1e-2], lambda: list(batches), None, 2, progress=False,
-                                  num_threads=1)
-    assert again[1e-2].step_loss == pytest.approx(histories[1e-2].step_loss, rel=1e-6)   # seeded: the same run twice
-    assert torch.get_num_threads() == threads                        # the thread setting is restored
-    with pytest.raises(ValueError, match="num_threads"):
-        sweeps.train_networks(make, "Adam", [1e-2], lambda: list(batches), None, 1, num_threads=0)
-
-
 def test_stability_region_plot_draws_the_cells_and_the_boundary_it_was_given():
     lrs, betas = np.array([0.1, 0.2, 0.3]), np.array([0.0, 0.5])
     stable = np.array([[True, True], [False, True], [False, False]])
