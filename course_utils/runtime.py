@@ -147,6 +147,8 @@ class Runtime:
 def setup(seed: int = 0) -> Runtime:
     """Read the mode and device, seed every generator, and return them as a :class:`Runtime`.
 
+    In a notebook it also gives every figure alt text (:mod:`course_utils.alt_text`).
+
     Example:
         >>> rt = setup(seed=0)
         >>> print(rt)            # doctest: +ELLIPSIS
@@ -155,4 +157,7 @@ def setup(seed: int = 0) -> Runtime:
     mode = get_mode()
     device = get_device()
     seed_everything(seed)
+    from . import alt_text
+
+    alt_text.install()  # in a notebook: every figure's PNG carries alt text saying what it shows
     return Runtime(mode=mode, device=device, seed=int(seed))
