@@ -11,28 +11,37 @@
     (so a/c is the input pipeline's doing alone); also as a tutorial writes the loop (PyTorch's
     default memory format, fp32), which is what a learner's own loop would get.
 
+Also :func:`time_comparison`: the wall time of lesson 07's whole three-learning-rate comparison
+(Adam at 1e-2, 1e-3 and 1e-5, each for ``num_epochs`` epochs, validated after every epoch as the
+lesson does), optionally with a torch.profiler table of one epoch saying where the time goes.
+
 Usage::
 
     python -m course_utils.benchmark                      # mini subset, batch 64, plain CNN
     python -m course_utils.benchmark --num-images 2560 --workers 0 --repeats 3
+    python -m course_utils.benchmark --num-images 50000 --data mini --workers 8   # mini subset tiled to 50,000
+    python -m course_utils.benchmark --comparison --num-images 50000 --data mini --num-epochs 10 --profile prof.txt
 
 Numbers are images per second of training (no evaluation, except where said), best of ``repeats``.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
 from . import runtime
 from .arguments import check_int
-from .data import CIFAR_MEAN, CIFAR_STD, DeviceLoader, load_full, load_mini
+from .data import CIFAR_MEAN, CIFAR_STD, CifarArrays, DeviceLoader, load_full, load_mini
 from .models import make_cnn
-from .training import autocast, autocast_dtype, default_channels_last, fit
+from .training import Experiment, autocast, autocast_dtype, compare_lrs, default_channels_last, fit
+
+DATA_CHOICES = ("auto", "mini", "full")
 
 
 @dataclass(frozen=True)
@@ -212,8 +221,23 @@ def time_pil_loader(images, labels, batch_size, device, workers=0, warmup_steps=
     return steps * batch_size / (time.perf_counter() - start)
 
 
+def training_images(num_images: int, data: str = "auto") -> CifarArrays:
+    """At least ``num_images`` training images: the mini subset (``data="mini"``, tiled when it holds
+    fewer), full CIFAR-10 (``"full"``), or ``"auto"``: the mini subset up to its 5,000 images, else full."""
+    if data not in DATA_CHOICES:
+        raise ValueError(f"data must be one of {', '.join(DATA_CHOICES)}, got {data!r}.")
+    if data == "auto":
+        data = "mini" if num_images <= 5000 else "full"
+    arrays = load_mini() if data == "mini" else load_full()
+    if len(arrays.x_train) < num_images:
+        if data != "mini":
+            raise ValueError(f"only {len(arrays.x_train)} training images available, asked for {num_images}.")
+        arrays = arrays.tiled(num_images)
+    return arrays
+
+
 def run_benchmark(num_images: int = 2560, batch_size: int = 64, repeats: int = 3, workers: int = 0,
-                  device=None, threads: int | None = None) -> BenchmarkResult:
+                  device=None, threads: int | None = None, data: str = "auto") -> BenchmarkResult:
     """Measure (a), (b), (c) on the mini subset's first ``num_images`` training images; best of ``repeats``.
 
     The measurements are interleaved per repeat, so a busy machine slows them alike.
@@ -235,10 +259,8 @@ def run_benchmark(num_images: int = 2560, batch_size: int = 64, repeats: int = 3
         torch.set_num_threads(check_int(threads, "threads", minimum=1))
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    arrays = load_mini() if num_images <= 5000 else load_full()
+    arrays = training_images(num_images, data)
     images, labels = arrays.x_train[:num_images], arrays.y_train[:num_images]
-    if len(images) < num_images:
-        raise ValueError(f"only {len(images)} training images available, asked for {num_images}.")
     num_steps = num_images // batch_size
     a, e, b, c, t = [], [], [], [], []
     for _ in range(repeats):
@@ -252,6 +274,89 @@ def run_benchmark(num_images: int = 2560, batch_size: int = 64, repeats: int = 3
                            trainer=max(a), trainer_with_eval=max(e), model_alone=max(b), pil_loader=max(c), tutorial=max(t), workers=workers)
 
 
+@dataclass(frozen=True)
+class ComparisonTiming:
+    """Wall time of lesson 07's comparison: ``lrs`` trained ``num_epochs`` epochs of ``num_train``
+    images each, validated on ``num_val`` after every epoch; ``seconds`` per run and in all."""
+
+    device: str
+    data: str
+    num_train: int
+    num_val: int
+    num_epochs: int
+    batch_size: int
+    lrs: tuple
+    seconds: float
+    run_seconds: dict
+    final_val_acc: dict
+    profile: str = ""
+
+    def report(self) -> str:
+        runs = ", ".join(f"lr {lr:g}: {self.run_seconds[lr]:.1f} s, val acc {100 * self.final_val_acc[lr]:.1f} %"
+                         for lr in self.lrs)
+        return (f"comparison on {self.device} | {self.data}: {len(self.lrs)} runs x {self.num_epochs} epochs x "
+                f"{self.num_train} images, batch {self.batch_size}, validation on {self.num_val} after each epoch\n"
+                f"wall time {self.seconds:.1f} s ({runs})")
+
+
+def time_comparison(num_train: int = 50_000, num_epochs: int = 10, batch_size: int = 64, *, data: str = "mini",
+                    num_val: int = 1000, lrs=(1e-2, 1e-3, 1e-5), device=None, profile: bool = False) -> ComparisonTiming:
+    """Time lesson 07's three-lr comparison (``training.compare_lrs``, Adam, plain CNN) end to end.
+
+    The validation images (the last ``num_val`` of the data) are held out before the training
+    images are tiled (``data="mini"``), so they are never trained on. With ``profile``, one more
+    epoch of the first lr runs under torch.profiler and its table (top operators by device or CPU
+    time) is returned in ``profile``.
+
+    Example:
+        >>> timing = time_comparison(num_train=640, num_epochs=1, num_val=128)   # doctest: +SKIP
+        >>> timing.seconds > 0                                                   # doctest: +SKIP
+        True
+    """
+    num_train = check_int(num_train, "num_train", minimum=1)
+    num_val = check_int(num_val, "num_val", minimum=1)
+    device = torch.device(device) if device is not None else runtime.get_device()
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    base = load_mini() if data == "mini" else load_full()
+    arrays = base.split_validation(num_val)
+    if len(arrays.x_train) < num_train:
+        if data != "mini":
+            raise ValueError(f"only {len(arrays.x_train)} training images available, asked for {num_train}.")
+        arrays = arrays.tiled(num_train)
+    else:
+        arrays = CifarArrays(arrays.x_train[:num_train], arrays.y_train[:num_train], arrays.x_test, arrays.y_test,
+                             name=arrays.name, classes=arrays.classes, x_val=arrays.x_val, y_val=arrays.y_val)
+    settings = Experiment(lrs=tuple(lrs), num_epochs=check_int(num_epochs, "num_epochs", minimum=1),
+                          batch_size=check_int(batch_size, "batch_size", minimum=1), optimizer="adam",
+                          train_eval_size=min(num_val, 1000), probe_every=0)
+    _sync(device)
+    start = time.perf_counter()
+    comparison = compare_lrs(arrays, settings, device=device, progress=False)
+    _sync(device)
+    seconds = time.perf_counter() - start
+    table = _profile_epoch(arrays, settings, device) if profile else ""
+    return ComparisonTiming(str(device), arrays.name, num_train, num_val, settings.num_epochs, settings.batch_size,
+                            tuple(lrs), seconds, {lr: sum(h.epoch_time) for lr, h in comparison.items()},
+                            {lr: (h.val_acc[-1] if h.val_acc else float("nan")) for lr, h in comparison.items()},
+                            table)
+
+
+def _profile_epoch(arrays: CifarArrays, settings: Experiment, device) -> str:
+    """torch.profiler's table of one training epoch (with its evaluation) at the first lr."""
+    from dataclasses import replace
+
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    one = replace(settings, lrs=settings.lrs[:1], num_epochs=1)
+    with profile(activities=activities) as prof:
+        compare_lrs(arrays, one, device=device, progress=False)
+        _sync(device)
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=30)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.benchmark", description=__doc__.split("\n\n")[0])
     parser.add_argument("--num-images", type=int, default=2560, help="training images per measurement (default 2560)")
@@ -260,9 +365,37 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers for (c) (default 0)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: the course's choice)")
+    parser.add_argument("--data", default="auto", choices=DATA_CHOICES,
+                        help="mini: the mini subset, tiled up to --num-images if needed; full: CIFAR-10; "
+                             "auto: mini up to 5,000 images, else full")
+    parser.add_argument("--comparison", action="store_true",
+                        help="time lesson 07's three-lr comparison instead (--num-images per epoch)")
+    parser.add_argument("--num-epochs", type=int, default=10, help="epochs per run of --comparison (default 10)")
+    parser.add_argument("--profile", default=None, help="with --comparison: write torch.profiler's table of one "
+                                                        "epoch to this file")
+    parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
-    result = run_benchmark(args.num_images, args.batch_size, args.repeats, args.workers, args.device, args.threads)
+    if args.threads:
+        torch.set_num_threads(check_int(args.threads, "threads", minimum=1))
+    if args.comparison:
+        data = "mini" if args.data == "auto" else args.data
+        result = time_comparison(args.num_images, args.num_epochs, args.batch_size, data=data, device=args.device,
+                                 profile=bool(args.profile))
+        if args.profile:
+            with open(args.profile, "w") as f:
+                f.write(result.profile)
+        figures = {k: v for k, v in asdict(result).items() if k != "profile"}
+        figures["run_seconds"] = {f"{k:g}": v for k, v in result.run_seconds.items()}
+        figures["final_val_acc"] = {f"{k:g}": v for k, v in result.final_val_acc.items()}
+    else:
+        result = run_benchmark(args.num_images, args.batch_size, args.repeats, args.workers, args.device,
+                               args.threads, data=args.data)
+        figures = dict(asdict(result), trainer_vs_model=result.trainer_vs_model,
+                       trainer_vs_pil=result.trainer_vs_pil, trainer_vs_tutorial=result.trainer_vs_tutorial)
     print(result.report())
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(figures, f, indent=1)
     return 0
 
 

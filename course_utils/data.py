@@ -80,6 +80,24 @@ class CifarArrays:
                            self.x_test[:num_test], self.y_test[:num_test],
                            name=name or f"{self.name}[:{num_train}/{num_test}]", classes=self.classes)
 
+    def tiled(self, num_train: int) -> "CifarArrays":
+        """The training images repeated in order until there are ``num_train`` of them (test set unchanged).
+
+        For measuring throughput at a full epoch's size where only the mini subset is at hand; a
+        tiled set holds no new images, so it says nothing about accuracy at that size. A validation
+        set already held out stays as it is (and out of the tiles).
+
+        Example:
+            >>> z = np.zeros((4, 32, 32, 3), np.uint8)
+            >>> CifarArrays(z, np.arange(4), z[:2], np.arange(2), name="toy").tiled(10)
+            CifarArrays(toy tiled to 10: 10 train / 2 test images, 10 classes)
+        """
+        num_train = check_int(num_train, "num_train", minimum=1)
+        rows = np.arange(num_train) % len(self.x_train)
+        return CifarArrays(self.x_train[rows], self.y_train[rows], self.x_test, self.y_test,
+                           name=f"{self.name} tiled to {num_train}", classes=self.classes,
+                           x_val=self.x_val, y_val=self.y_val)
+
     def split_validation(self, num_val: int) -> "CifarArrays":
         """Hold out the last ``num_val`` training images as the validation set (``x_val``, ``y_val``).
 
@@ -192,7 +210,7 @@ _OFFLINE_HELP = (
     "CIFAR-10 is not available: it is not in {root} and downloading it failed ({reason}). "
     "Connect to the internet and run this cell again (it downloads about 170 MB once), "
     "or put cifar10_mini.npz (the course's mini subset) in {root}, or point the COURSE_MINI_CIFAR "
-    "environment variable at it (and, on a GPU, set COURSE_MODE=cpu to train on that subset), "
+    "environment variable at it (and, on a GPU, set COURSE_CIFAR=mini to train on that subset), "
     "or set COURSE_DATA_DIR to a folder that holds the data."
 )
 
@@ -246,17 +264,35 @@ def load_mini(path=None, download: bool = True) -> CifarArrays:
     return mini
 
 
+DATASETS = ("full", "mini")
+
+
+def dataset_choice(mode: str) -> str:
+    """Which CIFAR-10 data ``mode`` trains on: ``COURSE_CIFAR`` (``full`` or ``mini``) if set, else
+    ``full`` in ``gpu`` mode and ``mini`` otherwise (``fast`` mode always takes the mini subset's head).
+
+    ``COURSE_CIFAR=mini`` keeps the ``gpu`` mode's run sizes on the mini subset: for a GPU without
+    network access, or to compare a GPU run with a CPU one on the same images.
+    """
+    value = os.environ.get("COURSE_CIFAR", "").strip().lower()
+    if value and value not in DATASETS:
+        raise ValueError(f"COURSE_CIFAR={value!r} is not a dataset; use one of {', '.join(DATASETS)} "
+                         "(or unset it to let the run mode choose).")
+    if mode == "fast":
+        return "mini"
+    return value or ("full" if mode == "gpu" else "mini")
+
+
 def load_cifar(mode: str) -> CifarArrays:
-    """The data a run mode trains on: ``gpu`` full CIFAR-10, ``cpu`` the mini subset, ``fast`` its first rows.
+    """The data a run mode trains on: ``gpu`` full CIFAR-10, ``cpu`` the mini subset, ``fast`` its first rows
+    (``COURSE_CIFAR`` overrides the choice for ``gpu`` and ``cpu``: :func:`dataset_choice`).
 
     Example:
         >>> load_cifar("fast")    # doctest: +SKIP
         CifarArrays(cifar10-mini-fast: 1000 train / 500 test images, 10 classes)
     """
-    if mode == "gpu":
-        return load_full()
-    if mode == "cpu":
-        return load_mini()
+    if mode not in ("fast", "cpu", "gpu"):
+        raise ValueError(f"mode must be 'fast', 'cpu' or 'gpu', got {mode!r}.")
     if mode == "fast":
         return load_mini().head(*FAST_SIZES, name="cifar10-mini-fast")
-    raise ValueError(f"mode must be 'fast', 'cpu' or 'gpu', got {mode!r}.")
+    return load_full() if dataset_choice(mode) == "full" else load_mini()

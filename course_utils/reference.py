@@ -48,7 +48,7 @@ EXPERIMENTS = {  # name -> settings; all share num_epochs, batch size and seed
     "adam_bn": Experiment(lrs=(1e-2, 1e-3), batchnorm=True),
     "sgd": Experiment(lrs=(1e-1, 1e-2, 1e-3), optimizer="SGD"),
 }
-EXTRA_SEEDS = {"adam": (1, 2)}  # experiments repeated with these seeds too (summary rows only)
+EXTRA_SEEDS = {"adam": (1, 2, 3, 4), "adam_bn": (1, 2), "sgd": (1, 2)}  # repeated with these seeds too (summary rows)
 
 
 def default_path() -> Path:

@@ -114,3 +114,28 @@ def test_split_validation_holds_out_the_last_training_rows_and_keeps_the_test_se
     for bad in (0, 10, 2.5):
         with pytest.raises(ValueError, match="num_val"):
             arrays.split_validation(bad)
+
+
+@needs_mini
+def test_course_cifar_chooses_the_data_of_gpu_and_cpu_modes(monkeypatch):
+    monkeypatch.delenv("COURSE_CIFAR", raising=False)
+    assert [data.dataset_choice(m) for m in ("fast", "cpu", "gpu")] == ["mini", "mini", "full"]
+    monkeypatch.setenv("COURSE_CIFAR", "mini")
+    assert data.dataset_choice("gpu") == "mini"
+    assert len(data.load_cifar("gpu").x_train) == 5000          # gpu-mode sizes on the mini subset, offline
+    monkeypatch.setenv("COURSE_CIFAR", "full")
+    assert data.dataset_choice("fast") == "mini"                 # the test suite's runs never take the full set
+    monkeypatch.setenv("COURSE_CIFAR", "imagenet")
+    with pytest.raises(ValueError, match="COURSE_CIFAR='imagenet' is not a dataset"):
+        data.load_cifar("gpu")
+
+
+@needs_mini
+def test_tiled_repeats_the_training_images_in_order():
+    mini = data.load_mini()
+    tiled = mini.tiled(12_000)
+    assert len(tiled.x_train) == 12_000 and np.array_equal(tiled.x_train[5000:10000], mini.x_train)
+    assert np.array_equal(tiled.y_train[10_000:], mini.y_train[:2000]) and tiled.x_test is mini.x_test
+    held_out = mini.split_validation(1000).tiled(8000)
+    assert len(held_out.x_train) == 8000 and held_out.x_val is not None
+    assert np.array_equal(held_out.x_train[4000:], mini.x_train[:4000])   # the held-out images are not tiled in
