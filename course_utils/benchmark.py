@@ -39,7 +39,8 @@ from . import runtime
 from .arguments import check_int
 from .data import CIFAR_MEAN, CIFAR_STD, CifarArrays, DeviceLoader, load_full, load_mini
 from .models import make_cnn
-from .training import Experiment, autocast, autocast_dtype, compare_lrs, default_channels_last, fit
+from .lr_comparison import Experiment, compare_lrs
+from .training import autocast, autocast_dtype, default_channels_last, fit
 
 DATA_CHOICES = ("auto", "mini", "full")
 
@@ -301,7 +302,7 @@ class ComparisonTiming:
 
 def time_comparison(num_train: int = 50_000, num_epochs: int = 10, batch_size: int = 64, *, data: str = "mini",
                     num_val: int = 1000, lrs=(1e-2, 1e-3, 1e-5), device=None, profile: bool = False) -> ComparisonTiming:
-    """Time lesson 07's three-lr comparison (``training.compare_lrs``, Adam, plain CNN) end to end.
+    """Time lesson 07's three-lr comparison (``lr_comparison.compare_lrs``, Adam, plain CNN) end to end.
 
     The validation images (the last ``num_val`` of the data) are held out before the training
     images are tiled (``data="mini"``), so they are never trained on. With ``profile``, one more
@@ -328,7 +329,7 @@ def time_comparison(num_train: int = 50_000, num_epochs: int = 10, batch_size: i
         arrays = CifarArrays(arrays.x_train[:num_train], arrays.y_train[:num_train], arrays.x_test, arrays.y_test,
                              name=arrays.name, classes=arrays.classes, x_val=arrays.x_val, y_val=arrays.y_val)
     settings = Experiment(lrs=tuple(lrs), num_epochs=check_int(num_epochs, "num_epochs", minimum=1),
-                          batch_size=check_int(batch_size, "batch_size", minimum=1), optimizer="adam",
+                          batch_size=check_int(batch_size, "batch_size", minimum=1), optimizer="Adam",
                           train_eval_size=min(num_val, 1000), probe_every=0)
     _sync(device)
     start = time.perf_counter()
