@@ -30,3 +30,15 @@ def test_the_module_map_names_no_module_that_is_gone():
     package = ROOT / "course_utils"
     gone = sorted(n for n in named if not (package / f"{n}.py").is_file() and not (package / n).is_dir())
     assert not gone, f"CONTRIBUTING.md's package layout names modules that do not exist: {gone}"
+
+
+def test_every_path_the_guides_cite_exists():
+    cited = set()
+    for guide in ("CONTRIBUTING.md", "README.md"):
+        text = (ROOT / guide).read_text()
+        cited |= set(re.findall(r"\b((?:tests|tools|course_utils|notebooks|requirements)/[\w./-]*\w)", text))
+    templates = ("NN", "*")   # patterns such as notebooks/solutions/NN_name.ipynb
+    produced = ("course_utils/reference_data/reference_07.json",)   # written by a GPU run, when one is made
+    missing = sorted(p for p in cited if not any(t in p for t in templates) and not p.endswith("_")
+                     and p not in produced and not (ROOT / p).exists())
+    assert not missing, f"README.md or CONTRIBUTING.md cite paths that do not exist: {missing}"
