@@ -1,6 +1,6 @@
 """The course's website (``./course.sh book``): built once for this file, read as HTML, then in a browser.
 
-The site is built once (``site``, into a scratch folder: ``_build/html`` stays the developer's)
+The site is built once per session (``site``, into a scratch folder: ``_build/html`` stays the developer's)
 with :func:`tools.book.build.build`; how long that took is reported (a ``BookReport`` warning
 and ``test-artifacts/book/report.txt``), not asserted: the target is at most 2 minutes on 2 cores.
 
@@ -57,8 +57,10 @@ class BookReport(UserWarning):
 # ---------------------------------------------------------------------------------------------
 # Building once, and reading HTML.
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def site(tmp_path_factory):
+    """The site, built once per test session (and so once per pytest-xdist worker that runs this
+    file: with ``--dist loadfile``, one)."""
     site = book.build(ROOT, tmp_path_factory.mktemp("book") / "html")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     line = (f"the website built in {site.seconds:.1f} s (python -m tools.book; target: at most 120 s on 2 cores), "

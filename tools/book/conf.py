@@ -42,7 +42,7 @@ author = "the course's authors"
 copyright = "the course's authors, MIT License"
 language = "en"
 
-extensions = ["myst_nb", "sphinx.ext.mathjax"]
+extensions = ["myst_nb", "sphinx.ext.mathjax", "sphinx.ext.githubpages"]   # githubpages: .nojekyll, so GitHub Pages serves _static/
 exclude_patterns = [DOWNLOADS, FIGURES, "_build", "**.ipynb_checkpoints"]
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 6            # `glossary.md#hessian` and every other heading anchor resolve

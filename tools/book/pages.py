@@ -123,9 +123,11 @@ def lesson_page(solution_nb, learner_name: str):
         raise ValueError(f"{learner_name}: notebook metadata needs course.lesson and course.title "
                          "(see CONTRIBUTING.md, Notebooks).")
     nb.metadata.pop("widgets", None)   # widget state: the page has no kernel (and must load no widget code)
+    summary = meta.get("summary", "").strip()
+    summary = summary[:1].upper() + summary[1:] + ("" if summary.endswith((".", "?", "!")) else ".")
     title = nbformat.v4.new_markdown_cell(
         f"# Lesson {meta['lesson']}: {meta['title']}\n\n{lesson_links(learner_name)}"
-        + (f"\n\n*{meta['summary'][:1].upper()}{meta['summary'][1:].rstrip('.')}.*" if meta.get("summary") else ""))
+        + (f"\n\n*{summary}*" if len(summary) > 1 else ""))
     for number, cell in enumerate(nb.cells, start=1):
         cell.metadata["book"] = {"cell": number}   # where it comes from, for the list of figures
     body = [c for c in nb.cells if cells.role(c) not in ("title", "colab")]
