@@ -2,7 +2,7 @@
 
 Playwright drives Debian's ``chromium`` through ``executable_path`` (it cannot download a browser
 of its own here); ``COURSE_CHROMIUM=/path/to/chromium`` picks another. Used by
-``tests/test_browser.py`` (JupyterLab) and ``tests/test_book.py`` (the website).
+``tests/test_browser.py`` (JupyterLab) and ``tests/test_book_browser.py`` (the website).
 """
 from __future__ import annotations
 

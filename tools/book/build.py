@@ -14,6 +14,7 @@ Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -28,6 +29,11 @@ from .pages import write_source
 ROOT = Path(__file__).resolve().parents[2]
 CONF = Path(__file__).resolve().parent
 SOURCE_MARK = ".course-book-source"   # a folder holding it was written by this build, and may be replaced
+
+
+class BookReport(UserWarning):
+    """What the site's tests report without failing (the build time, figures whose alt text falls
+    back); defined here, importable by every pytest-xdist process, which re-creates a worker's warnings."""
 
 
 @dataclass
@@ -57,6 +63,10 @@ def _fresh(folder: Path, mark: str) -> None:
 
 def build(root: Path = ROOT, out: Path | None = None, *, jobs: str = "auto") -> Site:
     """Build the site of the checkout at ``root`` into ``out`` (default ``root/_build/html``)."""
+    missing = [name for name in ("sphinx", "myst_nb", "sphinx_book_theme") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise RuntimeError(f"{', '.join(missing)} not installed: the website needs the course's `book` extra "
+                           "(./course.sh book installs it; or pip install -c requirements/constraints.txt -e '.[book]').")
     start = time.perf_counter()
     out = Path(out) if out is not None else root / "_build" / "html"
     work = out.parent
