@@ -162,3 +162,13 @@ def test_alt_text_from_a_cell_names_titles_axes_and_plots():
     assert alt.startswith("Figure: n steps. Axes: step (horizontal); loss (vertical). Drawn with plotting.plot_curves")
     assert alt_from_cell("plt.plot(x)\nplt.show()") is None
     assert alt_from_cell("%matplotlib inline\nax.set_title('a')") == "Figure: a."
+
+
+def test_the_lessons_math_is_on_their_pages_for_mathjax(site):
+    """MyST's dollar math becomes elements MathJax typesets (tests/test_book_browser.py checks it
+    does, on every page); a lesson whose Markdown has $...$ shows it as such, not as raw TeX."""
+    for lesson in LESSONS:
+        nb = nbformat.read(ROOT / "notebooks" / "solutions" / f"{lesson}.ipynb", as_version=4)
+        has_math = any("$" in c.source for c in nb.cells if c.cell_type == "markdown")
+        if has_math:
+            assert 'class="math' in html_path(site, lesson).read_text(), f"{lesson}: its $...$ math is not on its page"
