@@ -5,9 +5,9 @@ each candidate on a real interpreter start:
 
 * ``bwrap`` (bubblewrap): new PID, network, IPC and UTS namespaces and a new mount namespace
   holding only **read-only** views of what the kernel needs (``/usr``, a few files of ``/etc``,
-  the interpreter and its virtual environment, the ``course_utils`` package and the CIFAR-10
-  mini file; not the instructor notebooks, not the grader's report, not other submissions), one
-  writable scratch folder and a small private ``/tmp``. The kernel runs as an unprivileged user:
+  the interpreter and its virtual environment (with any folder its ``.pth`` files add), the
+  ``course_utils`` package and the CIFAR-10 mini file; not the instructor notebooks, not the
+  grader's report, not other submissions), one writable scratch folder and a small private ``/tmp``. The kernel runs as an unprivileged user:
   as root, a fresh numeric uid per submission (``setpriv`` inside the sandbox, no capabilities);
   otherwise the grader's own uid inside a user namespace that cannot make further ones. When the
   sandbox's first process ends, the kernel ends every process left in its PID namespace: nothing
@@ -122,9 +122,34 @@ def _tool(name: str) -> str | None:
     return str(Path(found).resolve()) if found else None
 
 
+@functools.lru_cache(maxsize=None)
+def site_path_folders() -> tuple[Path, ...]:
+    """Folders that the path lines of ``.pth`` files in the interpreter's own site-packages add to its
+    path (a virtual environment that borrows another's packages this way): part of the interpreter.
+    Not ``PYTHONPATH``, whose folders (a checkout) the kernel must not see."""
+    import site
+
+    found = []
+    for folder in dict.fromkeys(site.getsitepackages()):
+        for pth in sorted(Path(folder).glob("*.pth")):
+            try:
+                lines = pth.read_text().splitlines()
+            except (OSError, UnicodeDecodeError):
+                continue
+            for line in lines:   # as site.py reads them: comments and ``import`` lines are not folders
+                line = line.rstrip()
+                if line and not line.startswith(("#", "import ", "import\t")):
+                    path = Path(os.path.abspath(os.path.join(folder, line)))   # as Python puts it on the path
+                    if path.is_dir():
+                        found.append(path)
+    return tuple(found)
+
+
 def _readonly_sources() -> list[Path]:
-    """Folders and files the kernel reads, besides ``/usr`` and ``/etc``: interpreter, venv, package, data."""
-    paths = [Path(os.path.realpath(sys.base_prefix)), Path(os.path.realpath(sys.prefix)), PACKAGE_DIR]
+    """Folders and files the kernel reads, besides ``/usr`` and ``/etc``: interpreter, venv (with the
+    folders its ``.pth`` files add), package, data."""
+    paths = [Path(os.path.realpath(sys.base_prefix)), Path(os.path.realpath(sys.prefix)), PACKAGE_DIR,
+             *site_path_folders()]
     mini = os.environ.get("COURSE_MINI_CIFAR", "").strip()
     if mini and Path(mini).is_file():
         paths.append(Path(os.path.realpath(mini)))
