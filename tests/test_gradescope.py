@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 import uuid
 import zipfile
@@ -91,6 +92,15 @@ def bundle(tmp_path_factory):
     return out
 
 
+@pytest.fixture
+def same_wheel(bundle, tmp_path, monkeypatch):
+    """Later bundles in this file reuse the first bundle's wheel (building one takes a few CPU seconds)."""
+    with zipfile.ZipFile(bundle) as zf:
+        name = next(n for n in zf.namelist() if n.endswith(".whl"))
+        zf.extract(name, tmp_path / "wheel")
+    monkeypatch.setattr(gradescope, "course_wheel", lambda root, out_dir: tmp_path / "wheel" / name)
+
+
 def _unpack(bundle: Path, root: Path) -> Path:
     """Lay the bundle out as Gradescope does: ``root/source`` (the zip), ``root/run_autograder``."""
     (root / "submission").mkdir(parents=True)
@@ -120,10 +130,26 @@ def _clean_env(**settings) -> dict:
     return {**env, **{k: str(v) for k, v in settings.items()}}
 
 
+def _open_folder(prefix: str) -> Path:
+    """A new temporary folder others may enter (pytest's are its user's alone): a kernel that runs as a
+    uid of its own outside a sandbox (``setpriv``) must reach the virtual environment, as on Gradescope."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    folder.chmod(0o755)
+    return folder
+
+
 @pytest.fixture(scope="module")
-def installed(bundle, tmp_path_factory):
+def installed(bundle):
     """The bundle laid out under a simulated autograder root, with ``setup.sh`` run into a throwaway venv."""
-    root = _unpack(bundle, tmp_path_factory.mktemp("autograder"))
+    top = _open_folder("course-gradescope-test-")
+    try:
+        yield _install(bundle, top / "autograder")
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def _install(bundle: Path, root: Path) -> dict:
+    root = _unpack(bundle, root)
     venv = root / "course-venv"
     python = _borrowing_venv(venv)
     start = time.perf_counter()
@@ -155,7 +181,7 @@ def test_bundle_holds_what_gradescope_needs_at_its_root(bundle):
     assert bundle.stat().st_size < 2 * 2**20                                  # no data for lesson 01
 
 
-def test_each_bundle_has_a_secret_of_its_own(bundle, tmp_path):
+def test_each_bundle_has_a_secret_of_its_own(bundle, tmp_path, same_wheel):
     other = gradescope.build(LESSON, tmp_path / "again.zip")
     with zipfile.ZipFile(bundle) as a, zipfile.ZipFile(other.path) as b:
         assert len(a.read("grader_secret").strip()) == 64
@@ -167,7 +193,7 @@ def test_each_bundle_has_a_secret_of_its_own(bundle, tmp_path):
         assert "grader_secret" not in zf.namelist()
 
 
-def test_a_cifar_lesson_carries_the_verified_mini_subset(tmp_path, monkeypatch):
+def test_a_cifar_lesson_carries_the_verified_mini_subset(tmp_path, monkeypatch, same_wheel):
     mini = _course.shared_mini_cifar()
     if mini is None:
         pytest.skip("needs the CIFAR-10 mini file beside the checkout (../shared/data)")
@@ -258,30 +284,41 @@ _subprocess.Popen([_sys.executable, "-c", _code.replace("FORGED", repr(_forged))
 """
 
 
+def _hostile(root: Path, marker: str) -> str:
+    return (HOSTILE_RESULTS.replace("ROOT_LITERAL", repr(str(root))).replace("MARKER_LITERAL", repr(marker))
+            + _stdout_rewriter({"01.1": '{"kind": "check", "id": eid, "status": "passed", "message": ""}'}))
+
+
 def _submissions(folder: Path, root_of: dict, marker: str) -> dict:
-    hostile = (HOSTILE_RESULTS.replace("ROOT_LITERAL", repr(str(root_of["hostile"])))
-               .replace("MARKER_LITERAL", repr(marker))
-               + _stdout_rewriter({"01.1": '{"kind": "check", "id": eid, "status": "passed", "message": ""}'}))
     return {"correct": tiny(folder / "correct.ipynb"),
             "wrong": tiny(folder / "wrong.ipynb", step=WRONG_STEP, run=GOOD_RUN),
             "crashing": tiny(folder / "crashing.ipynb", before_step="scale = 1 / 0   # a helper cell that crashes",
                              step="def gd_step(w, grad, lr):\n    return w - lr * scale * grad\n",
                              before_run="import os\nos._exit(1)   # the kernel dies"),
-            "hostile": tiny(folder / "hostile.ipynb", step=WRONG_STEP, run=WRONG_RUN, before_step=hostile)}
+            "hostile": tiny(folder / "hostile.ipynb", step=WRONG_STEP, run=WRONG_RUN,
+                            before_step=_hostile(root_of["hostile"], marker)),
+            "hostile_setpriv": tiny(folder / "hostile_setpriv.ipynb", step=WRONG_STEP, run=WRONG_RUN,
+                                    before_step=_hostile(root_of["hostile_setpriv"], marker))}
 
 
 @pytest.fixture(scope="module")
 def graded(installed, tmp_path_factory):
     """``run_autograder`` on each of the four submissions, each in an autograder root of its own that shares
-    the installed bundle; two at a time."""
-    base = tmp_path_factory.mktemp("runs")
-    names = ("correct", "wrong", "crashing", "hostile")
+    the installed bundle, two at a time; and the hostile one again with the kernel as a uid of its own
+    (``setpriv``: what a container that refuses namespaces gets, as root)."""
+    base = installed["root"].parent / "runs"
+    names = ("correct", "wrong", "crashing", "hostile", "hostile_setpriv")
     roots = {n: base / n for n in names}
     marker = f"course-gradescope-test-{uuid.uuid4().hex}"
-    made = _submissions(base, roots, marker)
+    made = _submissions(tmp_path_factory.mktemp("submissions"), roots, marker)
     for name, root in roots.items():
         (root / "submission").mkdir(parents=True)
-        (root / "source").symlink_to(installed["root"] / "source")
+        if name == "hostile_setpriv":
+            shutil.copytree(installed["root"] / "source", root / "source")
+            config = json.loads((root / "source" / "config.json").read_text())
+            (root / "source" / "config.json").write_text(json.dumps({**config, "isolation": "setpriv"}))
+        else:
+            (root / "source").symlink_to(installed["root"] / "source")
         shutil.copy2(installed["root"] / "run_autograder", root / "run_autograder")
         shutil.copy2(made[name], root / "submission" / f"{LESSON}_gradient_descent_on_a_bowl.ipynb")
 
@@ -301,22 +338,23 @@ def graded(installed, tmp_path_factory):
         out[name]["later"] = out[name]["path"].read_text()
         out[name]["data"] = json.loads(out[name]["text"])
     out["secret"] = (installed["root"] / "source" / "grader_secret").read_text().strip()
+    out["secret_setpriv"] = (roots["hostile_setpriv"] / "source" / "grader_secret").read_text().strip()
     return out
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["correct", "wrong", "crashing", "hostile"])
+@pytest.mark.parametrize("name", ["correct", "wrong", "crashing", "hostile", "hostile_setpriv"])
 def test_results_json_has_gradescope_format(graded, name):
     run = graded[name]
     assert run["rc"] == 0, run["stderr"][-3000:]
     data = run["data"]
     assert_gradescope_format(data)
+    assert data["extra_data"]["isolation"]["method"] == ("setpriv" if name == "hostile_setpriv" else ISOLATION.method)
     assert [t["number"] for t in data["tests"]] == ["01.1", "01.2"]
     assert [t["max_score"] for t in data["tests"]] == [1.0, 2.0]
     assert data["score"] == sum(t["score"] for t in data["tests"])
     assert all(t["status"] == ("passed" if t["score"] == t["max_score"] else "failed") for t in data["tests"])
     assert data["stdout_visibility"] == "hidden" and isinstance(data["execution_time"], int)
-    assert data["extra_data"]["isolation"]["method"] == ISOLATION.method
     assert data["extra_data"]["hidden"] is True
 
 
@@ -346,14 +384,16 @@ def test_crashing_submission_says_what_crashed(graded):
 
 
 @pytest.mark.slow
-def test_hostile_submission_gets_nothing_and_cannot_touch_results(graded):
-    if ISOLATION.method != "bwrap":
-        pytest.skip("only a sandbox that hides files and has its own PID namespace stops this")
-    run = graded["hostile"]
+@pytest.mark.parametrize("name, method", [("hostile", "bwrap"), ("hostile_setpriv", "setpriv")])
+def test_hostile_submission_gets_nothing_and_cannot_touch_results(graded, name, method):
+    run = graded[name]
+    if run["data"]["extra_data"]["isolation"].get("method") != method:
+        pytest.skip(f"{method} does not work on this machine")
     assert run["data"]["score"] == 0.0 and {t["status"] for t in run["data"]["tests"]} == {"failed"}
-    assert graded["left"] == []                           # its detached process died with the sandbox
+    assert graded["left"] == []                           # its detached process was ended with its kernel
     assert run["later"] == run["text"]                    # and results.json is the grader's, still
-    assert "forged" not in run["text"] and graded["secret"] not in run["text"] + run["stdout"]
+    assert "forged" not in run["text"]
+    assert graded["secret"] not in run["text"] + run["stdout"] and graded["secret_setpriv"] not in run["text"]
     assert "Flagged" not in run["data"]["output"] and run["data"]["extra_data"]["flagged"] is True
 
 
@@ -445,7 +485,7 @@ def test_threads_follow_the_container_cpu_quota(tmp_path):
     assert gradescope.available_cpus(tmp_path / "none") == cores
 
 
-def test_course_grade_builds_a_bundle_too(tmp_path):
+def test_course_grade_builds_a_bundle_too(tmp_path, same_wheel):
     from course_utils.grading import cli
 
     out = tmp_path / "via_course_grade.zip"

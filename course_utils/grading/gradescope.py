@@ -16,7 +16,8 @@ Gradescope unpacks it to ``/autograder/source``):
 * ``run_autograder`` -- run once per submission: ``python -m course_utils.grading.gradescope --run
   /autograder`` grades the one notebook in ``submission/`` with the course's grader (its sandbox,
   judged outside the kernel, inputs drawn from the bundle's secret) and writes
-  ``results/results.json`` (see :func:`results_data`);
+  ``results/results.json`` (see :func:`results_data`). Its kernel runs in bubblewrap where the
+  container allows namespaces, else as a fresh unprivileged uid (:func:`choose_isolation`);
 * ``course_utils-*.whl`` and ``constraints.txt`` -- the course, built from the checkout, and its pins;
 * ``config.json`` -- the lesson, its exercises, time limits, mode, visibility, what was built from;
 * ``grader_secret`` -- with hidden inputs (the default): a random secret made when the bundle was
@@ -127,12 +128,13 @@ def mini_cifar() -> Path:
     return data.data_dir() / data.MINI_FILENAME
 
 
-def _wheel_tools(root: Path):
-    """The checkout's ``tools/wheel_install.py`` (the wheel build ``tests/test_packaging.py`` checks)."""
+def course_wheel(root: Path, out_dir: Path) -> Path:
+    """The course's wheel, built from the files of a clean clone of ``root`` by the checkout's
+    ``tools/wheel_install.py`` (the build ``tests/test_packaging.py`` checks)."""
     spec = importlib.util.spec_from_file_location("course_wheel_install", root / "tools" / "wheel_install.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module
+    return module.build_wheel(root, out_dir)
 
 
 def _commit(root: Path) -> str:
@@ -188,7 +190,7 @@ def build(lesson: str, out: Path, *, hidden: bool = True, mode: str = "fast", ti
                           built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     contents = {}
     with tempfile.TemporaryDirectory(prefix="course-gradescope-") as tmp:
-        wheel = _wheel_tools(root).build_wheel(root, Path(tmp) / "dist")
+        wheel = course_wheel(root, Path(tmp) / "dist")
         fd, partial = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.resolve().parent)
         os.close(fd)
         try:
@@ -249,13 +251,29 @@ def available_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
     return max(1, min(count, math.ceil(quota) if quota else count))
 
 
+def choose_isolation(method: str = "auto") -> str:
+    """The isolation to grade with: ``method`` when named; for ``auto``, bubblewrap where the container
+    allows namespaces, else (as root, which Gradescope's ``run_autograder`` is) the kernel as a fresh
+    unprivileged uid (``setpriv``: the grader's files, its secret and ``results/`` out of the learner's
+    reach), else what ``course-grade``'s ``auto`` takes (``unshare`` or ``none``)."""
+    if method != "auto":
+        return method
+    if sandbox.detect("auto").method != "bwrap" and os.geteuid() == 0:
+        try:
+            return sandbox.detect("setpriv").method
+        except RuntimeError:
+            pass
+    return "auto"
+
+
 def grade(root: Path, config: BundleConfig) -> tuple[SubmissionResult | None, str | None, dict]:
     """Grade the notebook in ``root/submission``: ``(result, problem, isolation)``; ``problem`` says why
     nothing could be graded (no notebook, several, another lesson's, unreadable), else ``None``."""
     from .grader import Settings, grade_submission
 
     source = root / "source"
-    isolation = sandbox.detect(config.isolation)
+    method = choose_isolation(config.isolation)
+    isolation = sandbox.detect(method)
     found = find_notebooks(root / "submission")
     upload = f"upload your lesson {config.lesson} notebook ({config.notebook}) and nothing else"
     if not found:
@@ -278,7 +296,7 @@ def grade(root: Path, config: BundleConfig) -> tuple[SubmissionResult | None, st
     secret = (source / "grader_secret").read_bytes().strip() if config.hidden else None
     settings = Settings(timeout=config.timeout, total_timeout=config.total_timeout, mode=config.mode,
                         hidden=config.hidden, secret=secret, secret_source="file" if secret else "",
-                        isolation=config.isolation, memory_mb=config.memory_mb, threads=available_cpus())
+                        isolation=method, memory_mb=config.memory_mb, threads=available_cpus())
     result = grade_submission(path, settings, lesson=config.lesson)
     problem = None if result.status == "graded" else f"{path.name} could not be graded: {result.message}"
     return result, problem, isolation.describe()

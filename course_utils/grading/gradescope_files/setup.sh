@@ -76,11 +76,15 @@ say "installing ${WHEELS[0]##*/} with the pins of constraints.txt"
 "${PIP[@]}" check
 
 if [ -f "$HERE/grader_secret" ]; then
-  chmod 600 "$HERE/grader_secret"   # root's alone: a kernel that is not sandboxed runs as another user or not at all
+  chmod 600 "$HERE/grader_secret"   # root's alone: the kernel runs as another uid, or in a sandbox without it
 fi
+# Where the container refuses bubblewrap's namespaces, the kernel runs as a fresh unprivileged uid: it must
+# reach the virtual environment (read-only), and nothing else of root's that matters.
+chmod o+x "$ROOT" && chmod -R go+rX,go-w "$VENV"
 if [ -f "$HERE/cifar10_mini.npz" ]; then
   say "verifying the CIFAR-10 mini file"
   "$VENV/bin/python" -I -c 'import sys; from course_utils import data; data.read_mini(sys.argv[1])' "$HERE/cifar10_mini.npz"
+  chmod o+x "$HERE" && chmod o+r "$HERE/cifar10_mini.npz"   # a kernel with a uid of its own reads it
 fi
 # matplotlib's font list, built once here rather than by every graded kernel; and the grader imports
 MPLBACKEND=Agg "$VENV/bin/python" -I -c 'import matplotlib.pyplot, course_utils.grading.grader, course_utils.checks'
