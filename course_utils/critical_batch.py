@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from . import stats
 from .arguments import check_int
 from .runtime import torch_threads
 
@@ -191,3 +192,13 @@ def _no_lr_can_win(steps: np.ndarray, done: np.ndarray, step: int) -> bool:
     bound = (np.where(done, steps, 0.0).sum(axis=1) + (step + 1) * (~done).sum(axis=1)) / steps.shape[1]
     return bool(np.all(bound[going] >= best))
 
+
+
+def steps_saved(smaller: RegressionSteps, larger: RegressionSteps) -> stats.Interval:
+    """log(steps at the smaller batch / steps at the larger), each at its own best lr, with its interval:
+    log 2 means the larger batch halves the steps. The runs of the two batch sizes are independent and
+    equally many; differencing them run k against run k gives the variance of a difference of two
+    independent means (var_a + var_b), which is what the interval needs."""
+    def log_steps(result: RegressionSteps) -> np.ndarray:
+        return np.log(result.steps[int(np.argmin(result.mean_steps))])
+    return stats.paired_difference(log_steps(smaller), log_steps(larger))

@@ -9,7 +9,9 @@ in log(lr), whose vertex is the estimate (kept within those neighbours). Then:
   Student-t interval over seeds (:func:`course_utils.stats.mean`): 1 for "double the size, double
   the lr", 0.5 for the square-root rule, 0 for "the lr transfers";
 * :func:`drift_decades` -- how many factors of ten the best lr moves from the smallest size to the
-  largest, seed by seed, with its interval.
+  largest, seed by seed, with its interval;
+* :func:`geomean` -- the mean of learning rates on a log scale (the mean over seeds of a best lr);
+* :func:`which_rule` -- which scaling rule an exponent's interval points to, in words.
 
 Example:
     >>> import numpy as np
@@ -98,3 +100,35 @@ def drift_decades(sizes, best) -> stats.Interval:
     """
     sizes = np.asarray(sizes, dtype=float)
     return stats.mean(slopes(sizes, best) * math.log10(sizes.max() / sizes.min()))
+
+
+def geomean(values, axis=None):
+    """The geometric mean of positive ``values`` (learning rates): a float, or an array along ``axis``.
+
+    Example:
+        >>> round(geomean([1e-3, 1e-1]), 6)
+        0.01
+    """
+    mean = np.exp(np.mean(np.log(np.asarray(values, dtype=float)), axis=axis))
+    return float(mean) if axis is None else mean
+
+
+def which_rule(interval: stats.Interval, *, linear: float = 1.0, square_root: float = 0.5) -> str:
+    """Which rule an exponent's interval points to: the linear rule (1), the square-root rule (0.5), or
+    neither, decided against the halfway point 0.75 by the interval as a whole (too few seeds: says so).
+
+    Example:
+        >>> which_rule(stats.mean([0.95, 1.0, 1.05]))
+        'closer to the linear rule than to the square-root rule'
+        >>> which_rule(stats.mean([0.4, 0.5, 0.6]))
+        'closer to the square-root rule than to the linear rule'
+    """
+    halfway = (linear + square_root) / 2
+    if interval.seeds < stats.MIN_SEEDS:
+        return "too few seeds to tell the rules apart"
+    if interval.low > halfway:
+        return "closer to the linear rule than to the square-root rule"
+    if interval.high < halfway:
+        return ("closer to the square-root rule than to the linear rule" if interval.high > square_root / 2
+                else "below both rules")
+    return f"between the two rules (the interval contains {halfway:g}, halfway)"

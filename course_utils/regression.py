@@ -117,6 +117,21 @@ class LeastSquares:
         """The full-batch gradient ∇L(θ) = H (θ − θ*) for ``theta`` of shape (..., p)."""
         return (np.asarray(theta, dtype=float) - self.solution) @ self.hessian.T
 
+    def descend_to(self, excess: float, lr: float = 0.05) -> np.ndarray:
+        """The first point of full-batch gradient descent from θ = 0 (step ``lr``) whose excess loss
+        L(θ) − L(θ*) is at most ``excess``: a point on the way down, where lesson 09 measures the noise.
+
+        ``lr`` must be below 2 / λ_max (else the descent never arrives: a ``ValueError`` says so).
+        """
+        lr = check_lr(lr)
+        if lr >= self.max_stable_lr:
+            raise ValueError(f"lr={lr} is at or beyond this problem's wall 2/λ_max = {self.max_stable_lr:.4g}: "
+                             "gradient descent would never arrive; choose a smaller lr")
+        theta = np.zeros(self.num_params)
+        while self.loss(theta) - self.best_loss > excess:
+            theta = theta - lr * self.grad(theta)
+        return theta
+
     def noise_floor_first_order(self, lr: float, batch_size: float) -> float:
         """The floor to first order in ``lr``: lr · tr(Σ) / (4 · batch_size)."""
         lr, batch_size = check_lr(lr), _check_batch_size(batch_size)

@@ -101,19 +101,57 @@ def plot_steps_to_target(batch_sizes, steps, *, model=None, model_label: str = "
 
 
 def plot_noise_scale_path(loss, b_simple, *, ax=None, label: str = "", title: str = "", xlabel: str = "loss",
-                          log_loss: bool = False):
+                          log_loss: bool = False, estimated=None, estimated_label: str = "your estimator",
+                          target: float | None = None):
     """B_simple against the loss along a run, training going from left to right (the loss axis is reversed);
-    ``log_loss`` puts the loss on a log scale (for losses spanning decades)."""
+    ``log_loss`` puts the loss on a log scale (for losses spanning decades); ``estimated`` (same length)
+    an estimate of B_simple at the same points, drawn dashed; ``target`` a loss marked by a dotted line."""
     ax = _axes(ax)
     ax.plot(loss, b_simple, "o-", ms=4, label=label or None)
+    if estimated is not None:
+        ax.plot(loss, estimated, "s--", ms=4, label=estimated_label)
+    if target is not None:
+        ax.axvline(target, color="grey", ls=":", label="the target loss")
     if log_loss:
         ax.set_xscale("log")
     ax.set_yscale("log")
     ax.invert_xaxis()
     ax.set(xlabel=xlabel, ylabel="gradient noise scale B_simple", title=title)
     ax.grid(True, which="both", alpha=0.3)
-    if label:
+    if label or estimated is not None or target is not None:
         ax.legend(fontsize="x-small")
+    return ax
+
+
+def plot_downsampled(images, small, labels, classes, *, count: int = 8):
+    """The first ``count`` images (N, 32, 32, 3 uint8) above what the network sees (``small``: N, 3, h, w
+    in 0-255), titled by class; returns the figure."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, count, figsize=(1.25 * count, 2.8))
+    for k in range(count):
+        axes[0, k].imshow(images[k])
+        axes[1, k].imshow(np.asarray(small[k]).transpose(1, 2, 0).clip(0, 255).astype(np.uint8))
+        axes[0, k].set_title(classes[labels[k]], fontsize=8)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.suptitle(f"top: the images; bottom: what the network sees ({small.shape[-2]}x{small.shape[-1]} pixels)",
+                 fontsize=9)
+    return fig
+
+
+def plot_lr_by_batch(batch_sizes, best_lrs: dict, *, ax=None, reference: tuple[float, str] | None = None,
+                     title: str = "the best learning rate for reaching the target"):
+    """The best learning rate against the batch size, one line per entry of ``best_lrs`` ({label: (nB,)}),
+    log-log; ``reference`` (value, label) a horizontal line (e.g. 1/λ_max)."""
+    ax = _axes(ax)
+    for label, lrs in best_lrs.items():
+        ax.plot(batch_sizes, lrs, "o-", label=label)
+    if reference is not None:
+        ax.axhline(reference[0], color="grey", ls=":", label=reference[1])
+    ax.set(xscale="log", yscale="log", xlabel="batch size B", ylabel="best learning rate", title=title)
+    ax.legend(fontsize="x-small")
+    ax.grid(True, which="both", alpha=0.3)
     return ax
 
 

@@ -92,3 +92,22 @@ def transfer_part(name: str, drift: stats.Interval, *, max_decades: float = 0.3)
     if drift.seeds < stats.MIN_SEEDS:
         text += f"; fewer than {stats.MIN_SEEDS} seeds, so no verdict"
     return claims.Part(name, holds, text)
+
+
+def describe_drift(drift: stats.Interval, *, max_decades: float = 0.3) -> str:
+    """How far the best lr moves, in words, from its drift in decades (``max_decades`` 0.3: a factor of 2),
+    decided by the interval as a whole (too few seeds: says so).
+
+    Example:
+        >>> describe_drift(stats.mean([-0.9, -0.8, -1.0]))
+        'moves by more than a factor of 2 (-0.90 decades, interval -1.15 to -0.65)'
+    """
+    d = drift
+    span = f"{d.estimate:+.2f} decades, interval {d.low:+.2f} to {d.high:+.2f}"
+    if d.seeds < stats.MIN_SEEDS:
+        return f"moves {d.estimate:+.2f} decades (too few seeds to tell)"
+    if d.high < -max_decades or d.low > max_decades:
+        return f"moves by more than a factor of 2 ({span})"
+    if -max_decades < d.low and d.high < max_decades:
+        return f"stays within a factor of 2 ({span})"
+    return f"moves {d.estimate:+.2f} decades (interval {d.low:+.2f} to {d.high:+.2f}: cannot tell whether by more than a factor of 2)"

@@ -92,3 +92,54 @@ def test_regression_steps_counts_sgd_steps_and_stops_early_only_for_losers():
                                              np.array([[True, True], [False, False]]), step=2)
     assert critical_batch._no_lr_can_win(np.array([[3.0, 5.0], [np.inf, np.inf]]),
                                          np.array([[True, True], [False, False]]), step=4)
+
+
+def test_descend_to_stops_at_the_first_point_below_the_target():
+    data = synthetic.make_linear_regression(200, 3, noise_std=0.5, seed=0)
+    problem = regression.least_squares(data.X, data.y)
+    theta = problem.descend_to(0.1, lr=0.05)
+    assert problem.loss(theta) - problem.best_loss <= 0.1
+    # the point one gradient-descent step before it (theta = back - lr H (back - solution)) is still above
+    back = np.linalg.solve(np.eye(4) - 0.05 * problem.hessian, theta - 0.05 * problem.hessian @ problem.solution)
+    assert problem.loss(back) - problem.best_loss > 0.1
+    with pytest.raises(ValueError, match="wall"):
+        problem.descend_to(0.1, lr=1.01 * problem.max_stable_lr)
+
+
+def test_steps_saved_is_the_log_ratio_of_steps_at_each_best_lr():
+    def result(steps_by_lr):
+        steps = np.asarray(steps_by_lr, dtype=float)
+        return critical_batch.RegressionSteps(lrs=np.array([0.1, 0.2]), steps=steps, batch_size=1, target=0.1,
+                                              max_steps=100)
+    small = result([[40, 44, 36], [20, 22, 18]])      # best lr 0.2: 20, 22, 18 steps
+    large = result([[10, 11, 9], [np.inf, 12, 8]])    # best lr 0.1: 10, 11, 9
+    saved = critical_batch.steps_saved(small, large)
+    assert saved.estimate == pytest.approx(math.log(2)) and saved.seeds == 3
+
+
+def test_which_rule_and_describe_drift_read_the_interval_as_a_whole():
+    from course_utils import stats, width_transfer
+    assert "linear rule than" in lr_optimum.which_rule(stats.mean([0.9, 1.0, 1.1]))
+    assert "square-root rule than" in lr_optimum.which_rule(stats.mean([0.45, 0.5, 0.55]))
+    assert "between" in lr_optimum.which_rule(stats.mean([0.5, 1.0, 0.75]))
+    assert "too few" in lr_optimum.which_rule(stats.mean([0.9, 1.1]))
+    assert "stays within" in width_transfer.describe_drift(stats.mean([0.05, -0.05, 0.0]))
+    assert "more than a factor" in width_transfer.describe_drift(stats.mean([-0.9, -0.8, -1.0]))
+    assert "cannot tell" in width_transfer.describe_drift(stats.mean([-0.6, 0.0, -0.3]))
+
+
+def test_lesson09_figures_draw_the_numbers_they_are_given():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from course_utils import scaling_plots
+
+    ax = scaling_plots.plot_lr_by_batch([1, 4, 16], {"target 0.1": [0.1, 0.3, 0.5]}, reference=(0.7, "1/λ_max"))
+    assert ax.lines[0].get_ydata().tolist() == [0.1, 0.3, 0.5] and ax.lines[1].get_ydata()[0] == 0.7
+    ax = scaling_plots.plot_noise_scale_path([2.0, 1.0], [10.0, 20.0], estimated=[11.0, 19.0], target=1.5)
+    assert ax.lines[1].get_ydata().tolist() == [11.0, 19.0] and ax.lines[2].get_xdata()[0] == 1.5
+    images = np.random.default_rng(0).integers(0, 255, (3, 32, 32, 3), dtype=np.uint8)
+    small = images.reshape(3, 4, 8, 4, 8, 3).mean(axis=(2, 4)).transpose(0, 3, 1, 2)
+    fig = scaling_plots.plot_downsampled(images, small, [0, 1, 2], ["a", "b", "c"], count=3)
+    assert [a.get_title() for a in fig.axes[:3]] == ["a", "b", "c"] and "4x4" in fig._suptitle.get_text()
+    plt.close("all")

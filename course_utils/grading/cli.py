@@ -6,6 +6,7 @@ Usage::
     course-grade submissions/*.ipynb --report grades.csv --jobs 2 --timeout 120
     course-grade alice.ipynb --hidden                       # inputs drawn from a fresh random secret
     course-grade alice.ipynb --hidden --secret-file KEY     # ... from the grader's secret (or $COURSE_GRADER_SECRET)
+    course-grade gradescope 01 --out lesson01_autograder.zip   # a Gradescope autograder (see .gradescope)
 
 The exit status is 0 when every exercise of every submission passed and none is flagged for
 review, 1 when some exercise did not pass, 2 when some submission is flagged for review.
@@ -73,9 +74,15 @@ def read_secret(args, p) -> tuple[bytes | None, str]:
 
 
 def main(argv=None) -> int:
-    """Grade the notebooks named in ``argv``; return the exit status."""
+    """Grade the notebooks named in ``argv``; return the exit status. ``gradescope ...`` builds a
+    Gradescope autograder instead (:mod:`.gradescope`)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["gradescope"]:
+        from . import gradescope
+
+        return gradescope.main(argv[1:])
     p = parser()
-    args = p.parse_args(sys.argv[1:] if argv is None else list(argv))
+    args = p.parse_args(argv)
     if args.timeout <= 0 or args.jobs < 1 or args.memory_limit <= 0:
         p.error("--timeout and --memory-limit must be positive and --jobs at least 1")
     if args.report and args.report.suffix.lower() not in (".json", ".csv"):

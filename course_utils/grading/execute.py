@@ -58,7 +58,7 @@ class Worker:
     def __init__(self, env: dict | None = None):
         self.env, self.proc, self.answers = env if env is not None else worker_env(), None, None
         self.log = tempfile.NamedTemporaryFile(prefix="course-grade-worker-", suffix=".log", delete=False)
-        self.kernel_pid = self.namespace = self.scratch = None
+        self.kernel_pid = self.namespace = self.scratch = self.uid = None
 
     def _start(self) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "course_utils.grading.worker"],
@@ -88,7 +88,7 @@ class Worker:
             self.proc = None
             return self.run(job, limit)
         deadline = time.monotonic() + limit
-        self.kernel_pid = self.namespace = self.scratch = None
+        self.kernel_pid = self.namespace = self.scratch = self.uid = None
         while True:
             try:
                 answer = self.answers.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -101,7 +101,7 @@ class Worker:
                 return Outcome(None, aborted={"status": "error",
                                               "message": "the grader's worker stopped before the notebook ended"})
             if "scratch" in answer:
-                self.scratch = answer["scratch"]
+                self.scratch, self.uid = answer["scratch"], answer.get("uid")
             elif "kernel_pid" in answer:
                 self.kernel_pid, self.namespace = answer["kernel_pid"], answer.get("namespace")
             elif answer.get("done"):
@@ -118,6 +118,8 @@ class Worker:
                 pass
             _wait_gone(self.kernel_pid)
         sandbox.wait_until_empty(self.namespace)
+        if isinstance(self.uid, int):   # setpriv isolation: the kernel's own uid marks its processes
+            sandbox.end_processes_of(self.uid)
         if self.scratch:   # the worker did not live to remove the kernel's scratch folder
             shutil.rmtree(self.scratch, ignore_errors=True)
         if self.proc is not None:

@@ -94,24 +94,25 @@ class Run:
 
 
 def grade_submission(path: str | Path, settings: Settings | None = None, worker: Worker | None = None,
-                     run: Run | None = None) -> SubmissionResult:
+                     run: Run | None = None, lesson: str | None = None) -> SubmissionResult:
     """Grade one notebook; never raises for a bad submission (its status and message say what was wrong).
 
     ``worker`` runs the notebook (a new one, closed afterwards, when not given); ``run`` holds what a
-    batch shares (made from ``settings`` when not given).
+    batch shares (made from ``settings`` when not given); ``lesson`` is the lesson to grade it as when
+    the notebook does not say which it is (an autograder made for one lesson knows it).
     """
     settings = settings or Settings()
     run = run or Run.start(settings)
     if worker is None:
         worker = Worker()
         try:
-            return grade_submission(path, settings, worker, run)
+            return grade_submission(path, settings, worker, run, lesson)
         finally:
             worker.close()
     path = Path(path)
     start = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="course-grade-"))
-    lesson = None
+    expected, lesson = lesson, None
     try:
         copy = workdir / "submission.ipynb"
         try:
@@ -121,9 +122,9 @@ def grade_submission(path: str | Path, settings: Settings | None = None, worker:
         try:
             nb = submission.read_submission(copy)
         except SubmissionProblem as problem:
-            problem.lesson = submission.detect_lesson(_empty_nb(), path)
+            problem.lesson = submission.detect_lesson(_empty_nb(), path) or expected
             raise
-        lesson = submission.detect_lesson(nb, path)
+        lesson = submission.detect_lesson(nb, path) or expected
         checks = submission.lesson_checks(lesson) if lesson else []
         if not checks:
             raise SubmissionProblem("unknown lesson", "cannot tell which lesson this is: no course.lesson "

@@ -5,14 +5,19 @@ each candidate on a real interpreter start:
 
 * ``bwrap`` (bubblewrap): new PID, network, IPC and UTS namespaces and a new mount namespace
   holding only **read-only** views of what the kernel needs (``/usr``, a few files of ``/etc``,
-  the interpreter and its virtual environment, the ``course_utils`` package and the CIFAR-10
-  mini file; not the instructor notebooks, not the grader's report, not other submissions), one
-  writable scratch folder and a small private ``/tmp``. The kernel runs as an unprivileged user:
+  the interpreter and its virtual environment (with any folder its ``.pth`` files add), the
+  ``course_utils`` package and the CIFAR-10 mini file; not the instructor notebooks, not the
+  grader's report, not other submissions), one writable scratch folder and a small private ``/tmp``. The kernel runs as an unprivileged user:
   as root, a fresh numeric uid per submission (``setpriv`` inside the sandbox, no capabilities);
   otherwise the grader's own uid inside a user namespace that cannot make further ones. When the
   sandbox's first process ends, the kernel ends every process left in its PID namespace: nothing
   the submission starts outlives its grading.
 * ``unshare`` (util-linux): new user, PID and network namespaces only; files are **not** hidden.
+* ``setpriv`` (util-linux; root only, and only when asked for by name: the Gradescope autograder
+  takes it where a container refuses namespaces): no namespace at all, but the kernel runs as a
+  fresh unprivileged uid without capabilities, so it cannot write the grader's files or read what
+  is root's alone (the secret, the report's folder); afterwards every process of that uid is ended.
+  It shares the network and sees every world-readable file.
 * ``none``: the kernel runs as the grader's user with the grader's view of the files; graders
   are told so once on stderr and in the report.
 
@@ -38,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]   # the course_utils the grader runs: what the kernel imports
-METHODS = ("auto", "bwrap", "unshare", "none")
+METHODS = ("auto", "bwrap", "unshare", "setpriv", "none")
 _ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "nsswitch.conf", "localtime", "fonts",
         "alternatives")
 _TOP_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
@@ -95,6 +100,8 @@ class Isolation:
         prlimit = [_tool("prlimit"), *limits.prlimit(count_processes=uid is not None), "--"] if _tool("prlimit") else []
         if self.method == "none":
             return prlimit + argv
+        if self.method == "setpriv":
+            return prlimit + _drop_to(uid) + argv
         if self.method == "unshare":
             return prlimit + [_tool("unshare"), "--user", "--map-root-user", "--net", "--pid", "--fork",
                               "--kill-child", "--mount-proc", "--"] + argv
@@ -112,9 +119,16 @@ class Isolation:
                 wrapper += ["--dev-bind-try", str(device), str(device)]
         wrapper += ["--chdir", str(scratch), "--"]
         if self.drop_uid and uid is not None:
-            wrapper += [_tool("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-                        "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+            wrapper += _drop_to(uid)
         return prlimit + wrapper + argv
+
+
+def _drop_to(uid: int | None) -> list[str]:
+    """``setpriv`` options that make the command run as ``uid`` (its own group), without capabilities."""
+    if uid is None:
+        raise ValueError("this isolation runs the kernel as a uid of its own: give one (fresh_uid())")
+    return [_tool("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
+            "--bounding-set=-all", "--no-new-privs", "--"]
 
 
 def _tool(name: str) -> str | None:
@@ -122,9 +136,34 @@ def _tool(name: str) -> str | None:
     return str(Path(found).resolve()) if found else None
 
 
+@functools.lru_cache(maxsize=None)
+def site_path_folders() -> tuple[Path, ...]:
+    """Folders that the path lines of ``.pth`` files in the interpreter's own site-packages add to its
+    path (a virtual environment that borrows another's packages this way): part of the interpreter.
+    Not ``PYTHONPATH``, whose folders (a checkout) the kernel must not see."""
+    import site
+
+    found = []
+    for folder in dict.fromkeys(site.getsitepackages()):
+        for pth in sorted(Path(folder).glob("*.pth")):
+            try:
+                lines = pth.read_text().splitlines()
+            except (OSError, UnicodeDecodeError):
+                continue
+            for line in lines:   # as site.py reads them: comments and ``import`` lines are not folders
+                line = line.rstrip()
+                if line and not line.startswith(("#", "import ", "import\t")):
+                    path = Path(os.path.abspath(os.path.join(folder, line)))   # as Python puts it on the path
+                    if path.is_dir():
+                        found.append(path)
+    return tuple(found)
+
+
 def _readonly_sources() -> list[Path]:
-    """Folders and files the kernel reads, besides ``/usr`` and ``/etc``: interpreter, venv, package, data."""
-    paths = [Path(os.path.realpath(sys.base_prefix)), Path(os.path.realpath(sys.prefix)), PACKAGE_DIR]
+    """Folders and files the kernel reads, besides ``/usr`` and ``/etc``: interpreter, venv (with the
+    folders its ``.pth`` files add), package, data."""
+    paths = [Path(os.path.realpath(sys.base_prefix)), Path(os.path.realpath(sys.prefix)), PACKAGE_DIR,
+             *site_path_folders()]
     mini = os.environ.get("COURSE_MINI_CIFAR", "").strip()
     if mini and Path(mini).is_file():
         paths.append(Path(os.path.realpath(mini)))
@@ -176,6 +215,11 @@ def candidates(method: str = "auto") -> list[Isolation]:
     if method in ("auto", "unshare") and _tool("unshare"):
         found.append(Isolation("unshare", "unshare: no network and its own PID namespace, but the kernel sees "
                                "the grader's files (bubblewrap is not available)"))
+    if method == "setpriv" and root and _tool("setpriv"):
+        found.append(Isolation("setpriv", "setpriv: the kernel runs as a fresh unprivileged uid without "
+                               "capabilities (it cannot write the grader's files or read what is root's alone, "
+                               "and its processes are ended afterwards), but it has the network and sees every "
+                               "world-readable file (no namespaces here)", drop_uid=True))
     if method in ("auto", "none"):
         found.append(Isolation("none", "not isolated: the kernel runs as the grader's user, sees its files and "
                                "the network, and can leave processes behind"))
@@ -315,31 +359,55 @@ def cpu_seconds(namespace: str | None, pid: int | None) -> float:
     return total / ticks
 
 
-def wait_until_empty(namespace: str | None, limit: float = 10.0) -> bool:
-    """Wait until no process is left in PID ``namespace`` (the kernel kills them all once the sandbox's
-    first process is gone); ``True`` when none is left."""
+def _status(pid: str) -> tuple[str | None, int | None]:
+    """Process ``pid``'s state letter (``R``, ``S``, ``Z``, ...) and real uid; ``None`` where unreadable."""
+    state = uid = None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rpartition(")")[2].split()[0]
+        with open(f"/proc/{pid}/status") as f:
+            uid = next((int(line.split()[1]) for line in f if line.startswith("Uid:")), None)
+    except (OSError, ValueError, IndexError):
+        pass
+    return state, uid
+
+
+def _wait_until_none(matches, limit: float, kill: bool) -> bool:
+    """Wait (killing them when ``kill``) until no live process's pid matches ``matches``; ``True`` when none."""
+    import signal
     import time
 
-    if namespace is None:
-        return True
     deadline = time.monotonic() + limit
     while True:
-        alive = False
-        for entry in os.listdir("/proc"):
-            if entry.isdigit() and _namespace(int(entry)) == namespace:
-                try:
-                    with open(f"/proc/{entry}/stat") as f:
-                        state = f.read().rpartition(")")[2].split()[0]
-                except (OSError, IndexError):
-                    continue
-                if state not in ("Z", "X"):
-                    alive = True
-                    break
+        alive = [int(p) for p in os.listdir("/proc") if p.isdigit() and matches(p)]
+        alive = [p for p in alive if _status(p)[0] not in ("Z", "X", None)]
         if not alive:
             return True
         if time.monotonic() > deadline:
             return False
+        for p in alive if kill else ():
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
         time.sleep(0.02)
+
+
+def end_processes_of(uid: int | None, limit: float = 10.0) -> bool:
+    """Kill every process whose real uid is ``uid`` (a kernel's own, from :func:`fresh_uid`: no one else
+    has it) until none is left; ``True`` when none is. What ``setpriv`` isolation has instead of a PID
+    namespace. (``None``: nothing to do.)"""
+    if uid is None or uid < 200_000:   # never a uid that is not a kernel's own
+        return True
+    return _wait_until_none(lambda p: _status(p)[1] == uid, limit, kill=True)
+
+
+def wait_until_empty(namespace: str | None, limit: float = 10.0) -> bool:
+    """Wait until no process is left in PID ``namespace`` (the kernel kills them all once the sandbox's
+    first process is gone); ``True`` when none is left."""
+    if namespace is None:
+        return True
+    return _wait_until_none(lambda p: _namespace(int(p)) == namespace, limit, kill=False)
 
 
 def main(argv=None) -> int:

@@ -86,7 +86,8 @@ def run_job(job: dict, send) -> dict:
     isolation = sandbox.Isolation(**job["isolation"])
     uid = sandbox.fresh_uid() if isolation.drop_uid else None
     scratch = sandbox.make_scratch(uid)
-    send({"scratch": str(scratch)})   # the grader removes it if it has to kill this worker
+    send({"scratch": str(scratch), "uid": uid})   # the grader removes it (and ends the uid's processes) if it
+                                                  # has to kill this worker
 
     class Client(NotebookClient):
         async def _async_handle_timeout(self, timeout, cell=None):
@@ -153,7 +154,10 @@ def run_job(job: dict, send) -> dict:
     finally:
         _kill(process)
         km.context.destroy(linger=0)
-        if not sandbox.wait_until_empty(namespace):
+        ended = sandbox.wait_until_empty(namespace)
+        if isolation.method == "setpriv":   # no PID namespace: the kernel's uid marks its processes
+            ended = sandbox.end_processes_of(uid) and ended
+        if not ended:
             aborted = {"status": "error", "message": "processes of the submission were still running after its "
                        "kernel was killed"}
         shutil.rmtree(scratch, ignore_errors=True)
