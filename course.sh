@@ -2,7 +2,10 @@
 # The course's two commands, on a fresh Linux or macOS machine with Python 3.10+:
 #   ./course.sh lab    set up .venv and open the course in JupyterLab
 #   ./course.sh test   set up the same .venv and run the whole test suite
-# PYTHON=python3.12 ./course.sh ... picks the interpreter; extra arguments go to jupyter lab / pytest.
+#   ./course.sh book   set up the same .venv and build the course's website into _build/html
+#                      (from the notebooks' stored outputs, executing nothing)
+# PYTHON=python3.12 ./course.sh ... picks the interpreter; extra arguments go to jupyter lab / pytest /
+# python -m tools.book.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -29,7 +32,7 @@ setup() {
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo ">> installing the course and its pinned dependencies (first time: a few minutes, ~5 GB for torch)"
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -c requirements/constraints.txt -e ".[lab,test]"
+    "$VENV/bin/python" -m pip install --quiet -c requirements/constraints.txt -e ".[lab,test,book]"
     echo "$want" > "$stamp"
   fi
 }
@@ -47,8 +50,13 @@ case "${1:-}" in
     setup
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
+  book)
+    shift
+    setup
+    exec "$VENV/bin/python" -m tools.book "$@"
+    ;;
   *)
-    echo "usage: ./course.sh lab | test [args]" >&2
+    echo "usage: ./course.sh lab | test | book [args]" >&2
     exit 2
     ;;
 esac

@@ -147,7 +147,9 @@ class Runtime:
 def setup(seed: int = 0) -> Runtime:
     """Read the mode and device, seed every generator, and return them as a :class:`Runtime`.
 
-    In a notebook it also gives every figure alt text (:mod:`course_utils.alt_text`).
+    Every figure drawn after it uses the course's colour cycle, readable for colour-blind readers
+    (:mod:`course_utils.plotting.style`); in a notebook every figure also gets alt text
+    (:mod:`course_utils.alt_text`).
 
     Example:
         >>> rt = setup(seed=0)
@@ -158,6 +160,8 @@ def setup(seed: int = 0) -> Runtime:
     device = get_device()
     seed_everything(seed)
     from . import alt_text
+    from .plotting import style
 
+    style.apply()       # the course's colour cycle (colour-blind safe) for every figure
     alt_text.install()  # in a notebook: every figure's PNG carries alt text saying what it shows
     return Runtime(mode=mode, device=device, seed=int(seed))

@@ -16,6 +16,7 @@ from typing import Callable
 import nbformat
 
 from course_utils import widgets
+from course_utils.plotting import style
 
 SOLUTIONS = Path(__file__).resolve().parents[1] / "notebooks" / "solutions"
 
@@ -69,10 +70,13 @@ class WidgetCase:
             raise ValueError(f"{self.name}: give at most one of picture and picture_in_kernel.")
 
 
+# The pictures are drawn here in the course's style, as the kernel draws them after runtime.setup.
+
 def _lr_explorer_png(values: dict) -> bytes:
-    explorer = widgets.LRExplorer(lr=0.1, kappa=10.0)   # as lesson 02 builds it, then moved like the sliders
-    explorer.update(**values)
-    return explorer.png()
+    with style.context():
+        explorer = widgets.LRExplorer(lr=0.1, kappa=10.0)   # as lesson 02 builds it, then moved like the sliders
+        explorer.update(**values)
+        return explorer.png()
 
 
 SCHEDULE_EXPLORER = dict(name="warmup_cosine", peak_lr=0.01, warmup_steps=50, final_factor=0.01)  # as lesson 05 builds it
@@ -84,15 +88,17 @@ def _schedule_explorer_panel(values: dict) -> str:
 
 
 def _schedule_explorer_png(values: dict) -> bytes:
-    explorer = widgets.ScheduleExplorer(**SCHEDULE_EXPLORER)
-    explorer.update(**{**SCHEDULE_EXPLORER, **values})
-    return explorer.png()
+    with style.context():
+        explorer = widgets.ScheduleExplorer(**SCHEDULE_EXPLORER)
+        explorer.update(**{**SCHEDULE_EXPLORER, **values})
+        return explorer.png()
 
 
 def _optimizer_explorer_png(values: dict) -> bytes:
-    explorer = widgets.OptimizerExplorer(optimizer="Adam", lr=0.1, beta=0.9, beta2=0.999)   # as lesson 04 builds it
-    explorer.update(optimizer="Adam", **values)
-    return explorer.png()
+    with style.context():
+        explorer = widgets.OptimizerExplorer(optimizer="Adam", lr=0.1, beta=0.9, beta2=0.999)   # as lesson 04 builds it
+        explorer.update(optimizer="Adam", **values)
+        return explorer.png()
 
 
 def BETA2_STOP(position: float) -> float:

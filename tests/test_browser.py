@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import ast
 import base64
-import importlib.util
 import io
 import json
 import os
@@ -47,6 +46,7 @@ from pathlib import Path
 import pytest
 import nbformat
 from browser_cases import CASES, WidgetCase, explorer_notebook
+from browser_support import CHROMIUM, skip_reason
 
 from tools import lab as course_lab
 
@@ -57,20 +57,8 @@ ARTIFACTS = ROOT / "test-artifacts" / "browser"
 # ---------------------------------------------------------------------------------------------
 # JupyterLab and Chromium.
 
-def _chromium() -> str | None:
-    for candidate in (os.environ.get("COURSE_CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser")):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
-
-
-CHROMIUM = _chromium()
-_MISSING = ("Playwright is not installed" if importlib.util.find_spec("playwright") is None
-            else "no Chromium found" if CHROMIUM is None else None)
-if _MISSING:   # one line for the whole module in the test summary
-    pytest.skip(f"browser tests skipped: {_MISSING}; to run them install Chromium (Debian/Ubuntu: apt-get install "
-                f"chromium, as .ci/run does) or set COURSE_CHROMIUM=/path/to/chromium, with the test extra installed",
-                allow_module_level=True)
+if skip_reason("browser tests"):   # one line for the whole module in the test summary
+    pytest.skip(skip_reason("browser tests"), allow_module_level=True)
 
 
 @pytest.fixture(scope="module")

@@ -62,7 +62,7 @@ def test_conda_environment_uses_the_same_pins_and_installs_the_package():
     text = (ROOT / "environment.yml").read_text()
     assert "conda-forge" in text
     assert "-c requirements/constraints.txt" in text
-    assert "-e .[lab,test]" in text
+    assert "-e .[lab,test,book]" in text
 
 
 def test_ci_runs_the_readme_test_command():

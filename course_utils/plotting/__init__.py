@@ -11,6 +11,7 @@ One module per kind of figure; every public function is importable from here, so
 * :mod:`.lr_search` -- which learning rates work: sweeps, range tests, grid searches, stability regions;
 * :mod:`.spread` -- one final number per setting with its spread over seeds;
 * :mod:`.frame` -- what they share: new axes, the finishing labels, legend and grid, a run's legend label.
+* :mod:`.style` -- the course's colour cycle (colour-blind safe), set by ``runtime.setup``.
 
 Example:
     >>> from course_utils.surfaces import make_bowl
@@ -23,6 +24,7 @@ from .lr_search import (RULE_COLORS, plot_grid_search, plot_lr_sweeps, plot_rang
                         plot_suggestion_spread, point_on_curve)
 from .schedules import plot_lr_trace, plot_schedules
 from .spread import plot_schedule_comparison, plot_seed_spread
+from . import style  # noqa: E402 - the course's colour cycle (style.apply, style.context)
 
 __all__ = [
     "plot_contours", "plot_trajectory",
