@@ -58,4 +58,24 @@ def bowl_loss(output, target):
     return output
 
 
-__all__ = ["BowlModel", "bowl_loss"]
+def range_test(A, w0, *, start_lr: float = 1e-3, end_lr: float = 10.0, num_steps: int = 200,
+               diverge_factor: float = 4.0, mode: str = "exp"):
+    """A full-batch range test of plain gradient descent on the bowl ``A`` (n, n) from ``w0`` (n,), in float64.
+
+    No minibatch noise, so no smoothing (``beta=0``): each recorded loss is f(w) exactly, before that
+    step's update. Returns the :class:`~course_utils.lr_finder.Sweep`.
+
+    Example:
+        >>> sweep = range_test([[10.0]], [1.0], start_lr=0.01, end_lr=1.0, num_steps=30)
+        >>> bool(sweep.stop_lr > 2 / 10)
+        True
+    """
+    from . import lr_finder
+
+    model = BowlModel(A, w0)
+    return lr_finder.range_test(model, torch.optim.SGD(model.parameters(), lr=start_lr), model.loader(),
+                                loss_fn=bowl_loss, start_lr=start_lr, end_lr=end_lr, num_steps=num_steps, mode=mode,
+                                beta=0.0, diverge_factor=diverge_factor, progress=False)
+
+
+__all__ = ["BowlModel", "bowl_loss", "range_test"]

@@ -50,6 +50,9 @@ _TERMS = [
     Term("BatchNorm", "Batch normalisation: a layer that rescales each channel of its input to mean 0 and "
          "variance 1 over the current minibatch (then by learned factors). It makes a network far less "
          "sensitive to the scale of its weights, and so to the learning rate.", "07"),
+    Term("bias correction", "Dividing an exponential moving average that starts at 0 by $1-\\beta^t$ after $t$ "
+         "values: the weights of the average then sum to 1, so its early values are no longer pulled towards 0. "
+         "Adam corrects its moving averages the same way.", "06"),
     Term("condition number", "The ratio $\\kappa = \\lambda_{\\max}/\\lambda_{\\min}$ of a bowl's largest and "
          "smallest curvature: how much steeper its steepest direction is than its gentlest.", "02"),
     Term("convolution", "A layer that slides the same small filter (here 3x3 pixels) over the whole image, so "
@@ -58,6 +61,9 @@ _TERMS = [
          "tuned at every batch size, the steps to a target loss follow $S = S_{\\min}(1 + B_{\\text{crit}}/B)$, so "
          "below $B_{\\text{crit}}$ doubling the batch nearly halves the steps and above it hardly changes them "
          "(McCandlish et al. 2018).", "09"),
+    Term("cross-entropy", "The loss of a classifier: minus the log of the probability the network gives the "
+         "right class. A network that gives all ten classes the same probability scores $\\ln 10 \\approx 2.303$ "
+         "on every image, whatever the image.", "06"),
     Term("curvature", "How fast the slope changes along a direction: the second derivative of the loss along "
          "it. On a quadratic bowl the curvatures along its axes are the eigenvalues of its matrix.", "01"),
     Term("eigenvector", "A direction that a matrix only stretches: $A v = \\lambda v$. The number $\\lambda$ "
@@ -67,16 +73,23 @@ _TERMS = [
          "$n/B$ steps.", "03"),
     Term("eval mode", "The state `model.eval()` puts a PyTorch network in, for measuring rather than training: "
          "layers such as BatchNorm use their stored statistics instead of the minibatch's.", "07"),
+    Term("exponential moving average", "A running average that forgets geometrically: "
+         "$a_t = \\beta a_{t-1} + (1-\\beta) x_t$. It weighs the last $1/(1-\\beta)$ or so values, and lags "
+         "behind a trend by about $\\beta/(1-\\beta)$ steps.", "06"),
     Term("fan-in", "The number of inputs of a layer: each output unit sums this many weighted inputs. For a "
          "hidden layer of a wide network it is the width; for the first layer, the number of input features.", "09"),
     Term("generalization gap", "Accuracy on the training images minus accuracy on held-out images, both "
          "measured the same way: how much better the network does on what it trained on.", "07"),
+    Term("good region", "The learning rates whose result (here the final validation loss) is within a stated "
+         "margin of the best a grid search found: a range, not one number.", "06"),
     Term("gradient", "The vector of a function's partial derivatives: the direction in which the loss rises "
          "fastest. Gradient descent steps against it.", "01"),
     Term("gradient noise scale", "$B_{\\text{simple}} = \\mathrm{tr}(\\Sigma)/|G|^2$: the summed variance of one "
          "example's gradient over the squared length of the full gradient. A minibatch gradient of $B$ examples "
          "has noise $\\mathrm{tr}(\\Sigma)/B$ beside the signal $|G|^2$; the two are equal at $B = B_{\\text{simple}}$ "
          "(McCandlish et al. 2018).", "09"),
+    Term("grid search", "Trying each learning rate of a list (usually a log grid: equal ratios) in its own "
+         "training run with everything else fixed, and comparing the results.", "06"),
     Term("Hessian", "The matrix of a loss's second derivatives with respect to the parameters. Its "
          "eigenvalues are the curvatures of the loss surface; the largest is its sharpness.", "08"),
     Term("learning rate", "The step size $\\eta$ (`lr` in code) of the update $w \\leftarrow w - \\eta\\,"
@@ -93,6 +106,9 @@ _TERMS = [
          "rate change with its width.", "09"),
     Term("per-example gradient", "The gradient of one training example's loss. Their mean is the full "
          "gradient $G$; their covariance $\\Sigma$ measures how much examples disagree.", "09"),
+    Term("range test", "One short training run in which the learning rate grows by the same factor every "
+         "step, from tiny to huge, recording the loss of each step (Smith's learning-rate finder); a rule then "
+         "reads a learning rate off the curve.", "06"),
     Term("ReLU", "The activation $\\max(0, x)$: it passes positive inputs and outputs 0 for negative ones. A "
          "unit whose input is negative on every example outputs 0 always and gets no gradient: it is dead.",
          "07"),

@@ -324,23 +324,47 @@ SKIP_START = 10  # points dropped at the start (the smoothed loss is still settl
 SKIP_END = 5     # points dropped at the end (the blow-up itself), as fastai and torch-lr-finder
 
 
-def trimmed(sweep: Sweep, skip_start: int = SKIP_START, skip_end: int = SKIP_END) -> tuple[np.ndarray, np.ndarray]:
+def trimmed(sweep: Sweep, skip_start: int = SKIP_START, skip_end: int = SKIP_END, *,
+            upto_minimum: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """The part of the sweep the rules read: ``(lrs, smoothed)`` without the first ``skip_start``
-    and the last ``skip_end`` points, and cut before any non-finite smoothed loss."""
+    and the last ``skip_end`` points, cut before any non-finite smoothed loss and, with
+    ``upto_minimum`` (the default), after the lowest smoothed loss.
+
+    Why stop at the minimum: on cross-entropy a range test often does not stop by itself. Past the
+    minimum the lr is too large, the loss spikes and the network dies, its loss returning to the
+    chance level (ln 10 = 2.30 for ten classes), which is never 4 or 5 times the best, so the
+    divergence stop does not fire and the sweep runs on. The smoothed loss then *falls* from its
+    spike back to the chance level, and a rule that reads that part (the steepest slope, the
+    longest descent) reads the wreck of the network, not its training. Everything a rule should
+    read lies before the minimum. ``upto_minimum=False`` reads the whole sweep, as fastai and
+    torch-lr-finder do.
+
+    Example:
+        >>> s = Sweep(lrs=np.geomspace(1e-4, 1.0, 8), losses=np.zeros(8), beta=0.0, diverge_factor=4.0,
+        ...           smoothed=np.array([2.3, 2.2, 1.9, 1.5, 1.4, 9.0, 4.0, 2.3]), stop_reason="end",
+        ...           start_lr=1e-4, end_lr=1.0, num_steps_requested=8)
+        >>> len(trimmed(s, 0, 0)[0]), len(trimmed(s, 0, 0, upto_minimum=False)[0])
+        (5, 8)
+    """
     skip_start, skip_end = check_int(skip_start, "skip_start"), check_int(skip_end, "skip_end")
     lrs, smoothed = np.asarray(sweep.lrs, dtype=float), np.asarray(sweep.smoothed, dtype=float)
     bad = np.flatnonzero(~np.isfinite(smoothed))
     if bad.size:
         lrs, smoothed = lrs[:bad[0]], smoothed[:bad[0]]
     lrs, smoothed = lrs[skip_start:len(lrs) - skip_end], smoothed[skip_start:len(smoothed) - skip_end]
+    if upto_minimum and len(smoothed):
+        lowest = int(np.argmin(smoothed))
+        lrs, smoothed = lrs[:lowest + 1], smoothed[:lowest + 1]
     if len(lrs) < 3:
         raise ValueError(f"the sweep has {sweep.num_steps} steps; after dropping {skip_start} at the start and {skip_end} "
-                         f"at the end only {len(lrs)} are left, and a rule needs at least 3. Run more steps, start "
-                         "lower, or use a larger diverge_factor.")
+                         f"at the end{' and all after the lowest smoothed loss' if upto_minimum else ''} only "
+                         f"{len(lrs)} are left, and a rule needs at least 3. Run more steps, start lower, or use a "
+                         "larger diverge_factor.")
     return lrs, smoothed
 
 
-def suggest_steepest(sweep: Sweep, *, skip_start: int = SKIP_START, skip_end: int = SKIP_END) -> float:
+def suggest_steepest(sweep: Sweep, *, skip_start: int = SKIP_START, skip_end: int = SKIP_END,
+                     upto_minimum: bool = True) -> float:
     """The lr at which the smoothed loss falls fastest per unit of log lr (Smith's "steepest descent" reading).
 
     The slope is ``np.gradient(smoothed, log(lrs))`` (central differences, one-sided at the ends);
@@ -350,15 +374,17 @@ def suggest_steepest(sweep: Sweep, *, skip_start: int = SKIP_START, skip_end: in
     Assumes: the loss falls fastest where the lr is large enough to make real progress but not yet
     unstable, so training at that lr makes fast progress. It reads the *noisiest* feature of the
     curve (a derivative of a noisy signal), so it moves with the smoothing and the run; and the
-    smoothing's lag (about ``beta/(1-beta)`` steps) moves it to larger lrs.
+    smoothing's lag (about ``beta/(1-beta)`` steps) moves it to larger lrs. Read past the lowest
+    smoothed loss (``upto_minimum=False``), it finds the fall from a blow-up's spike back to the
+    chance level of a dead network just as readily (see :func:`trimmed`).
     """
-    lrs, smoothed = trimmed(sweep, skip_start, skip_end)
+    lrs, smoothed = trimmed(sweep, skip_start, skip_end, upto_minimum=upto_minimum)
     slope = np.gradient(smoothed, np.log(lrs))
     return float(lrs[int(np.argmin(slope))])
 
 
 def suggest_minimum(sweep: Sweep, *, skip_start: int = SKIP_START, skip_end: int = SKIP_END,
-                    divide_by: float = 10.0) -> float:
+                    divide_by: float = 10.0, upto_minimum: bool = True) -> float:
     """The lr of the lowest smoothed loss, divided by ``divide_by`` (fastai's "minimum": one tenth of it).
 
     Assumes: the loss stops falling where the lr has become too large for this network (near the
@@ -367,7 +393,7 @@ def suggest_minimum(sweep: Sweep, *, skip_start: int = SKIP_START, skip_end: int
     but the smoothing's lag moves it to larger lrs, and the factor 10 is a convention, not a result.
     """
     divide_by = check_range(divide_by, "divide_by", 1)
-    lrs, smoothed = trimmed(sweep, skip_start, skip_end)
+    lrs, smoothed = trimmed(sweep, skip_start, skip_end, upto_minimum=upto_minimum)
     return float(lrs[int(np.argmin(smoothed))] / divide_by)
 
 
@@ -391,7 +417,8 @@ def longest_descent(values) -> tuple[int, int]:
     return end, int(lengths[end])
 
 
-def suggest_valley(sweep: Sweep, *, skip_start: int = SKIP_START, skip_end: int = SKIP_END) -> float:
+def suggest_valley(sweep: Sweep, *, skip_start: int = SKIP_START, skip_end: int = SKIP_END,
+                   upto_minimum: bool = True) -> float:
     """fastai's "valley" (its default since fastai 2.4): about half-way down the longest descent of the smoothed loss.
 
     Finds the longest strictly decreasing subsequence of the smoothed loss (:func:`longest_descent`),
@@ -401,9 +428,9 @@ def suggest_valley(sweep: Sweep, *, skip_start: int = SKIP_START, skip_end: int 
     Assumes: the useful range of lrs is one long valley that the loss descends (with bumps) before
     it turns up, and its middle is a safe, fast choice: past the early flat part, well before the
     bottom where the lr becomes too large. A curve with two descents separated by a plateau
-    confuses it.
+    confuses it, and so does the fall from a blow-up's spike if it is read (``upto_minimum=False``).
     """
-    lrs, smoothed = trimmed(sweep, skip_start, skip_end)
+    lrs, smoothed = trimmed(sweep, skip_start, skip_end, upto_minimum=upto_minimum)
     end, length = longest_descent(smoothed)
     start = end - length
     index = min(max(start + int(length / 3) + int(length / 6), 0), len(lrs) - 1)

@@ -1,6 +1,9 @@
-"""Checks 06.1 (bias-corrected smoothing) and 06.2 (steepest-slope rule): right answers pass the visible variant
+"""Checks 06.1 (bias-corrected smoothing), 06.2 (steepest-slope rule) and 06.3 (predict where a bowl's range test
+turns up): right answers pass the visible variant
 and hidden ones judged apart, each usual mistake fails with its own message, answers fitted to the visible inputs
 fail the hidden ones, and no message shows the expected values."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -19,26 +22,46 @@ def good_smooth(losses, beta):
 
 
 def good_steepest(lrs, smoothed):
-    slope = np.gradient(smoothed, np.log(lrs))
+    upto = int(np.argmin(smoothed)) + 1
+    slope = np.gradient(smoothed[:upto], np.log(lrs[:upto]))
     return lrs[np.argmin(slope)]
+
+
+def good_steepest_central(lrs, smoothed):   # the slope on the whole sweep, read up to the lowest point: as good
+    slope = np.gradient(smoothed, np.log(lrs))
+    return lrs[np.argmin(slope[:int(np.argmin(smoothed)) + 1])]
+
+
+def good_rise(lam, lrs):
+    return lrs[lrs > 2 / lam][0]
+
+
+def _upto(lrs, s):
+    upto = int(np.argmin(s)) + 1
+    return lrs[:upto], s[:upto]
 
 
 def test_correct_answers_pass_in_the_notebook(capsys):
     checks.smooth_losses(good_smooth)
     checks.steepest_lr(good_steepest)
     checks.smooth_losses(lambda losses, beta: torch.tensor(good_smooth(losses, beta)))
+    checks.steepest_lr(good_steepest_central)
+    checks.first_rise_lr(good_rise)
     assert capsys.readouterr().out.splitlines() == [
-        "[check 06.1] smooth_losses: PASSED", "[check 06.2] steepest_lr: PASSED", "[check 06.1] smooth_losses: PASSED"]
+        "[check 06.1] smooth_losses: PASSED", "[check 06.2] steepest_lr: PASSED", "[check 06.1] smooth_losses: PASSED",
+        "[check 06.2] steepest_lr: PASSED", "[check 06.3] first_rise_lr: PASSED"]
 
 
 @pytest.mark.parametrize("secret", SECRETS)
 def test_correct_answers_pass_hidden_variants_judged_apart(secret):
     assert judged_apart(checks.smooth_losses, good_smooth, hidden_variant(secret)) == ("passed", "")
     assert judged_apart(checks.steepest_lr, good_steepest, hidden_variant(secret)) == ("passed", "")
+    assert judged_apart(checks.steepest_lr, good_steepest_central, hidden_variant(secret)) == ("passed", "")
+    assert judged_apart(checks.first_rise_lr, good_rise, hidden_variant(secret)) == ("passed", "")
 
 
 def test_hidden_inputs_depend_on_the_secret_and_keep_the_edge_cases():
-    for check in (checks.smooth_losses, checks.steepest_lr):
+    for check in (checks.smooth_losses, checks.steepest_lr, checks.first_rise_lr):
         assert drawn_from_the_secret(check), check.name
     for secret in SECRETS:
         cases = checks.smooth_losses.cases(hidden_variant(secret))
@@ -127,13 +150,14 @@ def test_a_smoothing_fitted_to_the_visible_inputs_fails_the_hidden_ones():
 
 
 STEEPEST_MISTAKES = [
-    (lambda lrs, s: lrs[np.argmin(np.gradient(s, lrs))], "log of the learning rates as the coordinates"),
-    (lambda lrs, s: lrs[np.argmin(np.gradient(s))], "log of the learning rates as the coordinates"),
-    (lambda lrs, s: lrs[np.argmax(np.gradient(s, np.log(lrs)))], "most negative slope"),
-    (lambda lrs, s: lrs[np.argmin(np.diff(s) / np.diff(np.log(lrs)))], "half a step off"),
+    (lambda lrs, s: (lambda l, v: l[np.argmin(np.gradient(v, l))])(*_upto(lrs, s)), "log of the learning rates"),
+    (lambda lrs, s: (lambda l, v: l[np.argmin(np.gradient(v))])(*_upto(lrs, s)), "log of the learning rates"),
+    (lambda lrs, s: lrs[np.argmin(np.gradient(s, np.log(lrs)))], "past its lowest point"),
+    (lambda lrs, s: (lambda l, v: l[np.argmax(np.gradient(v, np.log(l)))])(*_upto(lrs, s)), "most negative slope"),
+    (lambda lrs, s: (lambda l, v: l[np.argmin(np.diff(v) / np.diff(np.log(l)))])(*_upto(lrs, s)), "half a step off"),
     (lambda lrs, s: lrs[np.argmin(s)], "lowest loss"),
-    (lambda lrs, s: int(np.argmin(np.gradient(s, np.log(lrs)))), "looks like an index"),
-    (lambda lrs, s: lrs[np.argmin(np.gradient(s, np.log(lrs))) + 1], "which slope, per unit of what"),
+    (lambda lrs, s: int(np.argmin(np.gradient(_upto(lrs, s)[1], np.log(_upto(lrs, s)[0])))), "looks like an index"),
+    (lambda lrs, s: good_steepest(lrs, s) * 1.5, "which part of the sweep"),
     (lambda lrs, s: None, "returned None"),
     (lambda lrs, s: np.gradient(s, np.log(lrs)), "one learning rate"),
 ]
@@ -174,7 +198,7 @@ def test_not_attempted_and_crash():
     def todo(*args):
         raise NotImplementedError
 
-    for check in (checks.smooth_losses, checks.steepest_lr):
+    for check in (checks.smooth_losses, checks.steepest_lr, checks.first_rise_lr):
         with pytest.raises(NotImplementedError):
             check(todo)
         assert judged_apart(check, todo, hidden_variant(SECRETS[0]))[0] == "not attempted"
@@ -188,6 +212,7 @@ def test_the_visible_inputs_tell_the_usual_mistakes_apart():
     visible = [(np.array(c["lrs"]), np.array(c["smoothed"])) for c in checks.steepest_lr.cases(checks.VISIBLE)]
     for lrs, smoothed in visible:
         assert good_steepest(lrs, smoothed) == lesson06._steepest(lrs, smoothed)
+        assert np.argmin(smoothed) < len(lrs) - 5      # a blow-up and a dead network after the lowest point
     for message in lesson06._wrong_steepests(*visible[0]):
         assert any(not np.isclose(lesson06._wrong_steepests(lrs, s)[message], good_steepest(lrs, s))
                    for lrs, s in visible), message
@@ -217,5 +242,66 @@ def test_failure_messages_never_show_the_expected_values():
                                                                         "smoothed_after": case["smoothed"]})
                 if got != want:
                     assert status == "failed"
-                    assert not shown(message, [want], besides=[lrs[0], lrs[-1], got]), message
+                    assert not shown(message, [want], besides=[len(lrs), got]), message
                     assert "np.gradient(smoothed, np.log(lrs))" not in message and "argmin(" not in message
+        for case in checks.first_rise_lr.cases(variant):
+            lrs = np.array(case["lrs"])
+            want = good_rise(case["lam"], lrs)
+            for wrong, _ in RISE_MISTAKES[:4]:
+                got = wrong(case["lam"], lrs)
+                status, message = verdict_of(checks.first_rise_lr, case, {"lr": got, "lrs_after": case["lrs"]})
+                assert status == "failed"
+                assert not shown(message, [want], besides=[case["lam"], len(lrs), got]), message
+                assert "2 / lam" not in message and "2/λ" not in message and "lrs > " not in message
+
+
+RISE_MISTAKES = [
+    (lambda lam, lrs: 2 / lam, "does not step on"),
+    (lambda lam, lrs: lrs[lrs > 1 / lam][0], "square of the factor"),
+    (lambda lam, lrs: lrs[lrs < 2 / lam][-1], "still falls"),
+    (lambda lam, lrs: int(np.flatnonzero(lrs > 2 / lam)[0]), "looks like an index"),
+    (lambda lam, lrs: lrs[lrs > 2 / lam][1], "first_rise_lr(lam="),
+    (lambda lam, lrs: None, "returned None"),
+    (lambda lam, lrs: lrs[lrs > 2 / lam], "one number"),
+]
+
+
+@pytest.mark.parametrize("wrong, message", RISE_MISTAKES)
+def test_each_usual_rise_mistake_fails_with_its_message(wrong, message):
+    with pytest.raises(AssertionError) as err:
+        checks.first_rise_lr(wrong)
+    assert str(err.value).startswith("[check 06.3] first_rise_lr: FAILED") and message in str(err.value)
+    for secret in SECRETS:
+        status, graded = judged_apart(checks.first_rise_lr, wrong, hidden_variant(secret))
+        assert status == "failed" and message in graded
+
+
+def test_rise_answers_that_change_the_sweep_or_are_memorised_fail():
+    def sorts_in_place(lam, lrs):
+        lrs[:] = lrs[::-1]
+        return good_rise(lam, lrs[::-1].copy())
+
+    with pytest.raises(AssertionError, match="changed the lrs"):
+        checks.first_rise_lr(sorts_in_place)
+    answers = {c["lam"]: good_rise(c["lam"], np.array(c["lrs"])) for c in checks.first_rise_lr.cases(checks.VISIBLE)}
+
+    def memorised(lam, lrs):
+        return answers.get(lam, lrs[0])
+
+    assert judged_apart(checks.first_rise_lr, memorised, checks.VISIBLE) == ("passed", "")
+    for secret in SECRETS:
+        assert judged_apart(checks.first_rise_lr, memorised, hidden_variant(secret))[0] == "failed"
+
+
+def test_the_rise_predicted_is_what_a_range_test_on_a_line_measures():
+    from course_utils import bowl_model, lr_finder
+
+    for case in checks.first_rise_lr.cases(hidden_variant(SECRETS[0]))[:2] + checks.first_rise_lr.cases(checks.VISIBLE)[:1]:
+        lrs = np.array(case["lrs"])
+        model = bowl_model.BowlModel([[case["lam"]]], (1.5,)).to(torch.float64)
+        sweep = lr_finder.range_test(model, torch.optim.SGD(model.parameters(), lr=0.1), model.loader(),
+                                     loss_fn=bowl_model.bowl_loss, start_lr=lrs[0], end_lr=lrs[-1],
+                                     num_steps=len(lrs), mode=lesson06._kind(lrs)[:3].replace("lin", "linear"),
+                                     beta=0.0, diverge_factor=math.inf, progress=False)
+        rises = np.flatnonzero(np.diff(sweep.losses) > 0)
+        assert sweep.lrs[rises[0]] == pytest.approx(good_rise(case["lam"], lrs), rel=1e-9)

@@ -1082,6 +1082,7 @@ def _wrong_answers():
             final_lr + (peak_lr - final_lr) * (1 + math.cos(math.pi * step / total_steps)) / 2,
         "05.2": plateau_reductions, "06.1": smooth_losses,
         "06.2": lambda lrs, smoothed: float(lrs[int(np.argmin(smoothed))]),
+        "06.3": lambda lam, lrs: 2.0 / lam,   # the wall itself, not a learning rate of the sweep
         "07.1": lambda history: history.val_acc[-1] - history.train_eval_acc[-1],
         "07.2": lambda histories: min(histories, key=lambda lr: max(histories[lr].val_acc or [0])),
         "08.1": hessian_vector_product, "08.2": power_iteration,

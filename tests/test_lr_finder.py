@@ -305,11 +305,11 @@ def test_agrees_with_torch_lr_finder(name, seed):
     same_way = ours.resmooth(debias=False)
     assert same_way.num_steps == theirs.num_steps
     assert np.allclose(same_way.smoothed, theirs.smoothed, rtol=0, atol=1e-9)
-    assert lr_finder.suggest_steepest(same_way) == pytest.approx(their_lr, rel=1e-9)
+    assert lr_finder.suggest_steepest(same_way, upto_minimum=False) == pytest.approx(their_lr, rel=1e-9)
     # bias-corrected (ours), the stop and the steepest slope move by at most 3 steps of the sweep
     step = ours.lrs[1] / ours.lrs[0]
     assert abs(ours.num_steps - theirs.num_steps) <= 3
-    assert abs(math.log(lr_finder.suggest_steepest(ours) / their_lr) / math.log(step)) <= 3 + 1e-9
+    assert abs(math.log(lr_finder.suggest_steepest(ours, upto_minimum=False) / their_lr) / math.log(step)) <= 3 + 1e-9
 
 
 def test_agrees_with_torch_lr_finder_on_the_course_cnn_and_loader():
@@ -433,6 +433,25 @@ def test_valley_is_half_way_down_the_longest_descent():
     # the trimmed arrays; fastai's start estimate 39 - 31 = 8, plus floor(31/3) + floor(31/6) = 15
     assert lr_finder.suggest_valley(sweep) == pytest.approx(lrs[10 + 23])
     assert lr_finder.longest_descent(smoothed[10:-5]) == (39, 31)
+
+
+def test_rules_read_only_up_to_the_lowest_smoothed_loss():
+    # a cross-entropy sweep past its minimum: a spike, then the fall back to a dead network's ln 10
+    lrs = lr_finder.sweep_lrs(1e-6, 10.0, 120)
+    x = np.log(lrs / 1e-3)
+    smoothed = np.where(lrs < 3e-2, 2.3 - 0.4 * (1 + np.tanh(x)), np.nan)
+    bottom = int(np.flatnonzero(lrs < 3e-2)[-1])
+    after = len(lrs) - bottom - 1
+    smoothed[bottom + 1:] = math.log(10) + 3.0 * np.exp(-np.arange(after) / 4.0)   # the spike decays to ln 10
+    assert smoothed[bottom + 1:].min() > smoothed[:bottom + 1].min()   # the minimum is before the spike
+    assert smoothed.max() < 4 * smoothed.min()                               # the 4x stop never fires
+    sweep = _sweep_of(lrs, smoothed)
+    assert lr_finder.suggest_steepest(sweep) == pytest.approx(1e-3, rel=0.15)
+    assert lr_finder.suggest_steepest(sweep, upto_minimum=False) > lrs[bottom]   # the spike's decay, not training
+    lrs_read, _ = lr_finder.trimmed(sweep)
+    assert lrs_read[-1] == lrs[int(np.argmin(smoothed[:len(lrs) - lr_finder.SKIP_END]))]
+    assert lr_finder.suggest_valley(sweep) < lrs[bottom]
+    assert lr_finder.suggest_minimum(sweep) == lr_finder.suggest_minimum(sweep, upto_minimum=False)
 
 
 def test_rules_need_enough_points_and_skip_non_finite_ends():

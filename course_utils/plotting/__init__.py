@@ -20,8 +20,8 @@ Example:
 from .curves import plot_curves, plot_sharpness
 from .histories import plot_dead_units, plot_histories, plot_step_losses, plot_train_val, plot_update_ratios
 from .landscapes import plot_contours, plot_trajectory
-from .lr_search import (RULE_COLORS, plot_grid_search, plot_lr_sweeps, plot_range_test, plot_stability_region,
-                        plot_suggestion_spread, point_on_curve)
+from .lr_search import (RULE_COLORS, plot_bowl_range_test, plot_grid_search, plot_lr_sweeps, plot_range_test,
+                        plot_range_tests, plot_stability_region, plot_suggestion_spread, point_on_curve)
 from .schedules import plot_lr_trace, plot_schedules
 from .spread import plot_schedule_comparison, plot_seed_spread
 from . import style  # noqa: E402 - the course's colour cycle (style.apply, style.context)
@@ -32,6 +32,6 @@ __all__ = [
     "plot_histories", "plot_step_losses", "plot_train_val", "plot_update_ratios", "plot_dead_units",
     "plot_lr_trace", "plot_schedules",
     "RULE_COLORS", "point_on_curve", "plot_range_test", "plot_grid_search", "plot_suggestion_spread",
-    "plot_lr_sweeps", "plot_stability_region",
+    "plot_lr_sweeps", "plot_stability_region", "plot_bowl_range_test", "plot_range_tests",
     "plot_seed_spread", "plot_schedule_comparison",
 ]

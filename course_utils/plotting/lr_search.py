@@ -112,6 +112,76 @@ def plot_suggestion_spread(suggestions: Mapping[str, Sequence[float]], *, good_r
     return ax
 
 
+def plot_range_tests(sweeps: Mapping[str, object], *, stop_factor: float | None = 4.0, ax=None,
+                     title: str | None = None):
+    """Several range tests (``{label: Sweep}``) on one axes: each smoothed curve, a dot at its lowest point and,
+    where a stop at ``stop_factor`` times the best would have fired, an x there (the curve goes on past it).
+
+    Example:
+        >>> from course_utils import bowl_model
+        >>> s = bowl_model.range_test([[10.0]], [1.0], start_lr=0.01, end_lr=1.0, num_steps=30)
+        >>> plot_range_tests({"a": s, "b": s}).get_xscale()
+        'log'
+    """
+    ax = new_axes(ax, figsize=(9, 4.5))
+    lows = []
+    for k, (label, sweep) in enumerate(sweeps.items()):
+        lrs, smooth = np.asarray(sweep.lrs, dtype=float), np.asarray(sweep.smoothed, dtype=float)
+        (line,) = ax.plot(lrs, smooth, color=f"C{k % 10}", linewidth=1.2, label=label)
+        best = int(np.nanargmin(np.where(np.isfinite(smooth), smooth, np.nan)))
+        ax.plot(lrs[best], smooth[best], "o", color=line.get_color(), markersize=6)
+        lows.append(smooth[best])
+        if stop_factor is not None:
+            from .. import lr_finder
+
+            stop = lr_finder.stop_index(smooth, stop_factor, sweep.losses)
+            if stop is not None and np.isfinite(smooth[stop]):
+                ax.plot(lrs[stop], smooth[stop], "x", color="k", markersize=8)
+    ax.plot([], [], "o", color="0.4", label="lowest smoothed loss")
+    if stop_factor is not None:
+        ax.plot([], [], "x", color="k", label=f"where a stop at {stop_factor:g} x the best fires")
+    if lows:
+        ax.set_ylim(min(lows) - 0.3, max(lows) + 2.5)
+    ax.set_xscale("log")
+    return finish(ax, "learning rate (log scale)", "smoothed training loss", title, legend_size="x-small")
+
+
+def plot_bowl_range_test(sweeps: Mapping[str, object], lambdas: Sequence[float], *, marks: Mapping[str, float] = (),
+                         axes=None, title: str | None = None):
+    """Range tests on a bowl (``{label: Sweep}``, loss against lr, log-log) beside each direction's factor
+    per step ``|1 - lr λ|`` for ``lambdas``; ``marks`` (``{label: lr}``) are vertical lines on both panels,
+    e.g. ``2/λ_max``. Returns the two axes.
+
+    Example:
+        >>> from course_utils import bowl_model
+        >>> s = bowl_model.range_test([[10.0]], [1.0], start_lr=0.01, end_lr=1.0, num_steps=30)
+        >>> ax, ax_f = plot_bowl_range_test({"one direction": s}, [10.0], marks={"2/λ": 0.2})
+        >>> ax.get_xscale(), ax_f.get_ylabel()
+        ('log', 'factor per step |1 − η λ|')
+    """
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(12, 4))
+    ax, ax_f = axes
+    styles = (":", "-", "--", "-.")
+    for k, (label, sweep) in enumerate(sweeps.items()):
+        ax.loglog(sweep.lrs, sweep.losses, color=f"C{k}", alpha=1.0 if k == 0 else 0.7, label=label)
+    lo = min(float(np.min(s.lrs)) for s in sweeps.values())
+    hi = max(float(np.max(s.lrs)) for s in sweeps.values())
+    fine = np.geomspace(lo, hi, 400)
+    for lam, name in zip(lambdas, ("λ_min", "λ_max") if len(lambdas) == 2 else [f"λ_{i}" for i in range(len(lambdas))]):
+        ax_f.semilogx(fine, np.abs(1 - fine * lam), label=f"|1 − η {name}|, {name} = {lam:g}")
+    ax_f.axhline(1, color="k", linewidth=1, label="factor 1: neither grows nor shrinks")
+    for k, (label, lr) in enumerate(dict(marks).items()):
+        for a in (ax, ax_f):
+            a.axvline(lr, color="k", linestyle=styles[k % len(styles)], linewidth=1, label=f"{label} = {lr:.3g}")
+    ax_f.set_ylim(0, 3)
+    finish(ax, "learning rate", "loss f(w)", title or "range test on the bowl, full batch, β = 0", legend_size="x-small")
+    return ax, finish(ax_f, "learning rate", "factor per step |1 − η λ|", "each direction's factor per step",
+                      legend_size="x-small")
+
+
 def plot_lr_sweeps(ranges: Mapping, *, ax=None, title: str | None = None, ylabel: str = "final loss",
                    logy: bool = True):
     """Final loss against learning rate for each entry of ``ranges`` (label -> a ``grid_search.GoodRange``).

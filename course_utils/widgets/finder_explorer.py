@@ -176,10 +176,11 @@ class FinderExplorer(FigureWidget):
 
 
 def plot_finder_grid(sweep: lr_finder.Sweep, *, betas=BETAS, diverge_factors=DIVERGE_FACTORS, good_region=None,
-                     axes=None):
+                     axes=None, title: str | None = None):
     """The explorer's static version: one panel per (diverge_factor, beta), each with the suggestions marked.
 
-    Rows are ``diverge_factors``, columns ``betas``. Returns the (rows, columns) array of axes.
+    Rows are ``diverge_factors``, columns ``betas``; ``title`` is the figure's title. Returns the (rows,
+    columns) array of axes.
     """
     import matplotlib.pyplot as plt
 
@@ -197,4 +198,6 @@ def plot_finder_grid(sweep: lr_finder.Sweep, *, betas=BETAS, diverge_factors=DIV
                          fontsize=9)
             ax.legend().set_visible(False)
     axes[0, 0].legend(fontsize="x-small", loc="lower left")
+    if title:
+        axes[0, 0].figure.suptitle(title)
     return axes
