@@ -196,7 +196,7 @@ class PredictFloor(Check):
                 "minimum is also proportional to lr (the lr·(HS + SH) side), and one lr cancels.":
                     lr ** 2 * noise / (4 * b),
                 "uses the curvature where the gradient noise belongs: the floor is set by how noisy the gradient "
-                "is, tr(Σ); the curvature cancels out.": lr * curvature / (4 * b),
+                "is, and the curvature cancels out of the traced equation.": lr * curvature / (4 * b),
             })
 
 
@@ -291,7 +291,8 @@ class DiagnoseRun(Check):
         return diagnose_run(list(case["losses"]))
 
     def judge(self, case, value):
-        what = f"diagnose_run on the run of lr {case['lr']:g}, batch size {case['batch_size']}"
+        losses = case["losses"]
+        what = f"diagnose_run on the run whose loss went from {losses[0]:.3g} to {losses[-1]:.3g}"
         expect(value is not None, f"{what} returned None: return one of {', '.join(map(repr, DIAGNOSES))}.")
         expect(isinstance(value, str) and value in DIAGNOSES,
                f"{what} returned {str(value)[:60]!r}: return one of {', '.join(map(repr, DIAGNOSES))}.")
