@@ -48,3 +48,9 @@ def test_floor_figures_draw_what_they_are_given_with_titles_and_labels():
     grid, curves = plotting.plot_fixed_budget([0.01, 0.1], [0.5, 0.2], [[0.1, 0.1], [0.1, 0.1]], (0.1, "decay"),
                                               {"best": ([0, 5], [1.0, 0.2])}, budget=5, trace=([0, 5], [0.3, 0.1], "floor"))
     assert grid.get_xscale() == "log" and [line.get_label() for line in curves.get_lines()] == ["best", "floor"]
+
+
+def test_runs_apart_get_one_panel_each_with_its_own_scale():
+    axes = plotting.plot_runs_apart({"run A": [1.0, 0.5, 0.4], "run B": [1.0, 1e30, 1e30]}, xlabel="m", ylabel="loss", title="t")
+    assert [ax.get_title() for ax in axes] == ["run A", "run B"] and all(ax.get_yscale() == "log" for ax in axes)
+    assert axes[0].get_ylim()[1] < 10 < axes[1].get_ylim()[1]

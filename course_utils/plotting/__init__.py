@@ -9,7 +9,7 @@ One module per kind of figure; every public function is importable from here, so
 * :mod:`.histories` -- training runs (``History`` objects) and probe records;
 * :mod:`.schedules` -- learning-rate schedules;
 * :mod:`.lr_search` -- which learning rates work: sweeps, range tests, grid searches, stability regions;
-* :mod:`.noise_floor` -- lesson 03's noise floor: curves settling, the floor beside its theory, a fixed budget;
+* :mod:`.noise_floor` -- lesson 03's noise floor: curves settling, the floor beside its theory, a fixed budget; runs drawn apart;
 * :mod:`.spread` -- one final number per setting with its spread over seeds;
 * :mod:`.frame` -- what they share: new axes, the finishing labels, legend and grid, a run's legend label.
 
@@ -22,7 +22,7 @@ from .histories import plot_dead_units, plot_histories, plot_step_losses, plot_t
 from .landscapes import plot_contours, plot_trajectory
 from .lr_search import (RULE_COLORS, plot_grid_search, plot_lr_sweeps, plot_range_test, plot_stability_region,
                         plot_suggestion_spread, point_on_curve)
-from .noise_floor import plot_fixed_budget, plot_floor_curves, plot_floor_theory
+from .noise_floor import plot_fixed_budget, plot_floor_curves, plot_floor_theory, plot_runs_apart
 from .schedules import plot_lr_trace, plot_schedules
 from .spread import plot_schedule_comparison, plot_seed_spread
 
@@ -34,5 +34,5 @@ __all__ = [
     "RULE_COLORS", "point_on_curve", "plot_range_test", "plot_grid_search", "plot_suggestion_spread",
     "plot_lr_sweeps", "plot_stability_region",
     "plot_seed_spread", "plot_schedule_comparison",
-    "plot_floor_curves", "plot_floor_theory", "plot_fixed_budget",
+    "plot_floor_curves", "plot_floor_theory", "plot_fixed_budget", "plot_runs_apart",
 ]

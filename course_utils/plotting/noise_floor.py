@@ -71,3 +71,16 @@ def plot_fixed_budget(grid_lrs, grid_means, grid_errors, reference: tuple, curve
     if title:
         fig.suptitle(title)
     return ax_grid, ax_curve
+
+
+def plot_runs_apart(runs: Mapping[str, Sequence[float]], *, xlabel: str, ylabel: str, title: str = ""):
+    """One small panel per run (label -> values against their index), each with its own log scale,
+    so that runs of very different sizes can each be read. Returns the axes."""
+    fig, axes = plt.subplots(1, len(runs), figsize=(3.3 * len(runs), 3.2), squeeze=False)
+    for ax, (label, values) in zip(axes[0], runs.items()):
+        ax.semilogy(np.arange(len(values)), np.asarray(values, dtype=float), label=label)
+        finish(ax, xlabel, ylabel if ax is axes[0][0] else "", label)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return axes[0]
