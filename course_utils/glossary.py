@@ -45,6 +45,9 @@ _TERMS = [
     Term("Adam", "An optimizer that keeps running averages of each parameter's gradient (its *first moment*) and "
          "squared gradient (its *second moment*) and steps by their ratio, so each parameter moves by about the "
          "learning rate whatever its gradient's scale.", "04"),
+    Term("autograd", "PyTorch's automatic differentiation: it records the operations done on tensors created "
+         "with `requires_grad=True`, and `loss.backward()` then fills each such tensor's `.grad` with the "
+         "derivative of the loss with respect to it.", "03"),
     Term("batch size", "How many training examples one minibatch holds: the gradient of one step is averaged "
          "over that many examples.", "03"),
     Term("BatchNorm", "Batch normalisation: a layer that rescales each channel of its input to mean 0 and "
@@ -57,6 +60,8 @@ _TERMS = [
          "smallest curvature: how much steeper its steepest direction is than its gentlest.", "02"),
     Term("convolution", "A layer that slides the same small filter (here 3x3 pixels) over the whole image, so "
          "the same pattern is detected wherever it appears.", "07"),
+    Term("covariance", "For a random vector $\\xi$ with mean zero, the matrix $\\mathbb E[\\xi\\xi^\\top]$: its "
+         "diagonal holds each component's variance, the rest how pairs of components vary together.", "03"),
     Term("critical batch size", "The batch size beyond which a larger batch stops saving steps: with the learning rate "
          "tuned at every batch size, the steps to a target loss follow $S = S_{\\min}(1 + B_{\\text{crit}}/B)$, so "
          "below $B_{\\text{crit}}$ doubling the batch nearly halves the steps and above it hardly changes them "
@@ -102,6 +107,9 @@ _TERMS = [
          "per-layer learning rates of a network of any width, chosen so that one training step changes every "
          "layer's output by the same amount at every width. Its best learning rate stays put as the width "
          "grows.", "09"),
+    Term("noise floor", "Where minibatch SGD with a constant learning rate settles: it never reaches the "
+         "minimum but jitters around it, and the mean loss of that jitter above the lowest possible loss is the "
+         "floor. It grows with the learning rate and the gradient noise and shrinks with the batch size.", "03"),
     Term("parametrization", "A rule saying how a network's initial weights and each layer's learning "
          "rate change with its width.", "09"),
     Term("per-example gradient", "The gradient of one training example's loss. Their mean is the full "
@@ -121,6 +129,9 @@ _TERMS = [
     Term("standard parametrization", "SP: what `nn.Linear` and `torch.optim` give by default: every "
          "weight drawn within $\\pm 1/\\sqrt{\\text{fan-in}}$ and every layer stepping with the same learning "
          "rate, whatever the width.", "09"),
+    Term("trace", "The sum of a square matrix's diagonal entries, $\\mathrm{tr}(A) = \\sum_i A_{ii}$ (also "
+         "the sum of its eigenvalues). Two rules it obeys: $\\mathrm{tr}(A + B) = \\mathrm{tr}(A) + \\mathrm{tr}(B)$ "
+         "and $\\mathrm{tr}(AB) = \\mathrm{tr}(BA)$; `np.trace(A)` computes it.", "03"),
     Term("update-to-weight ratio", "The length of one step's change of a layer's weights divided by the "
          "length of the weights: how big a step is, relative to what it changes.", "07"),
     Term("validation set", "Examples held out from training and used to measure and choose (e.g. the "

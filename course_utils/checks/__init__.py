@@ -10,7 +10,7 @@ Example (in a notebook, after the learner defined ``gd_step``):
 from ._core import REGISTRY, VISIBLE, Check, CheckFailed, Variant, hidden_variant, hint
 from .lesson01 import gd_step, run_gd
 from .lesson02 import best_lr, max_stable_lr
-from .lesson03 import train_sgd
+from .lesson03 import diagnose_run, predict_floor, train_sgd
 from .lesson04 import adam, momentum_sgd
 from .lesson05 import plateau_reductions, warmup_cosine_lr
 from .lesson06 import first_rise_lr, smooth_losses, steepest_lr

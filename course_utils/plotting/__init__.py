@@ -9,6 +9,7 @@ One module per kind of figure; every public function is importable from here, so
 * :mod:`.histories` -- training runs (``History`` objects) and probe records;
 * :mod:`.schedules` -- learning-rate schedules;
 * :mod:`.lr_search` -- which learning rates work: sweeps, range tests, grid searches, stability regions;
+* :mod:`.noise_floor` -- lesson 03's noise floor: curves settling, the floor beside its theory, a fixed budget; runs drawn apart;
 * :mod:`.spread` -- one final number per setting with its spread over seeds;
 * :mod:`.frame` -- what they share: new axes, the finishing labels, legend and grid, a run's legend label.
 * :mod:`.style` -- the course's colour cycle (colour-blind safe), set by ``runtime.setup``.
@@ -22,6 +23,7 @@ from .histories import plot_dead_units, plot_histories, plot_step_losses, plot_t
 from .landscapes import plot_contours, plot_trajectory
 from .lr_search import (RULE_COLORS, plot_bowl_range_test, plot_grid_search, plot_lr_sweeps, plot_range_test,
                         plot_range_tests, plot_stability_region, plot_suggestion_spread, point_on_curve)
+from .noise_floor import plot_fixed_budget, plot_floor_curves, plot_floor_theory, plot_runs_apart
 from .schedules import plot_lr_trace, plot_schedules
 from .spread import plot_schedule_comparison, plot_seed_spread
 from . import style  # noqa: E402 - the course's colour cycle (style.apply, style.context)
@@ -34,4 +36,5 @@ __all__ = [
     "RULE_COLORS", "point_on_curve", "plot_range_test", "plot_grid_search", "plot_suggestion_spread",
     "plot_lr_sweeps", "plot_stability_region", "plot_bowl_range_test", "plot_range_tests",
     "plot_seed_spread", "plot_schedule_comparison",
+    "plot_floor_curves", "plot_floor_theory", "plot_fixed_budget", "plot_runs_apart",
 ]
