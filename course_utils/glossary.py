@@ -61,8 +61,8 @@ _TERMS = [
     Term("curvature", "How fast the slope changes along a direction: the second derivative of the loss along "
          "it. On a quadratic bowl the curvatures along its axes are the eigenvalues of its matrix.", "01"),
     Term("edge of stability", "Where full-batch gradient descent trains on a network (Cohen et al. 2021): the "
-         "sharpness rises until it reaches the largest value the learning rate tolerates, $2/\\eta$, and then "
-         "hovers there while the loss keeps falling, unevenly.", "08"),
+         "sharpness stops rising at a value the learning rate sets and hovers there while the loss keeps falling, "
+         "unevenly (lesson 08 predicts and measures the value).", "08"),
     Term("eigenvector", "A direction that a matrix only stretches: $A v = \\lambda v$. The number $\\lambda$ "
          "is its eigenvalue. A bowl's eigenvectors are its axes; the eigenvalues, its curvatures along them.",
          "01"),
