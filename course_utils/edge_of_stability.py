@@ -201,3 +201,126 @@ def full_batch_gd(model: nn.Module, loss_fn: Callable, x: torch.Tensor, y: torch
         bar.close()
     run.wall_time = time.perf_counter() - start
     return run
+
+
+# ----------------------------------------------------------------------------- the lesson's network, and reading a run
+
+def tanh_mlp(seed: int, num_inputs: int = 3072, width: int = 100, num_classes: int = 10, device=None) -> nn.Sequential:
+    """The fully connected network of Cohen et al.'s edge-of-stability experiments: two hidden layers of
+    ``width`` tanh units, initialised right after seeding with ``seed`` (the same seed, the same weights).
+
+    Example:
+        >>> a, b = tanh_mlp(0, num_inputs=8, width=4), tanh_mlp(0, num_inputs=8, width=4)
+        >>> all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+        True
+    """
+    runtime.seed_everything(seed)
+    model = nn.Sequential(nn.Linear(num_inputs, width), nn.Tanh(), nn.Linear(width, width), nn.Tanh(),
+                          nn.Linear(width, num_classes))
+    return model.to(device) if device is not None else model
+
+
+@dataclass(frozen=True)
+class EdgeSummary:
+    """What a :class:`FullBatchRun` did against its edge 2/lr, as plain numbers.
+
+    ``start``/``peak``: the first and the largest sharpness measured; ``late_mean``, ``late_min``,
+    ``late_max``: over the measurements of the run's second half, and ``late_ratio`` the same min and
+    max as multiples of 2/lr; ``reached``: the first measured step at or above 2/lr (None: never);
+    ``below_until``: the last measured step before that (the whole run if never); ``settled``: the
+    first measured step within 20 % above 2/lr; ``rises``: steps at which the loss rose,
+    ``first_rise`` the first of them; ``first_step_change``: loss after the first step minus before;
+    ``loss_ratio``: final loss / first loss.
+    """
+
+    lr: float
+    edge: float
+    start: float
+    peak: float
+    late_mean: float
+    late_min: float
+    late_max: float
+    late_ratio: tuple
+    reached: int | None
+    below_until: int
+    settled: int | None
+    rises: int
+    first_rise: int | None
+    first_step_change: float
+    loss_ratio: float
+    products: int
+    converged: bool
+
+
+def summarize(run: FullBatchRun) -> EdgeSummary:
+    """Read a :class:`FullBatchRun` against its edge 2/lr (see :class:`EdgeSummary`).
+
+    Example:
+        >>> run = FullBatchRun(lr=0.5, loss=[1.0, 0.8, 0.9, 0.5])
+        >>> run.trace.step[:], run.trace.value[:] = [0, 2], [3.0, 4.2]
+        >>> run.trace.num_iterations[:], run.trace.converged[:] = [5, 3], [True, True]
+        >>> s = summarize(run)
+        >>> s.edge, s.reached, s.below_until, s.rises, s.first_rise, s.late_mean
+        (4.0, 2, 0, 1, 1, 4.2)
+    """
+    if len(run.trace) == 0 or len(run.loss) < 2:
+        raise ValueError("summarize needs a run with at least one sharpness measurement and two steps.")
+    steps = [int(s) for s in run.trace.step]
+    values = [float(v) for v in run.trace.value]
+    num_steps = len(run.loss)
+    edge = 2.0 / run.lr
+    late = [v for s, v in zip(steps, values) if s >= num_steps // 2] or values[-1:]
+    at_edge = [k for k, v in enumerate(values) if v >= edge]
+    if not at_edge:
+        reached, below_until = None, num_steps
+    else:
+        reached, below_until = steps[at_edge[0]], (steps[at_edge[0] - 1] if at_edge[0] > 0 else 0)
+    near = [s for s, v in zip(steps, values) if v <= 1.2 * edge]
+    rises = [k for k in range(num_steps - 1) if run.loss[k + 1] > run.loss[k]]
+    return EdgeSummary(lr=run.lr, edge=edge, start=values[0], peak=max(values), late_mean=sum(late) / len(late),
+                       late_min=min(late), late_max=max(late), late_ratio=(min(late) / edge, max(late) / edge),
+                       reached=reached, below_until=below_until, settled=near[0] if near else None,
+                       rises=len(rises), first_rise=rises[0] if rises else None,
+                       first_step_change=run.loss[1] - run.loss[0], loss_ratio=run.loss[-1] / run.loss[0],
+                       products=sum(run.trace.num_iterations), converged=all(run.trace.converged))
+
+
+def regimes(below: EdgeSummary, near: EdgeSummary, above: EdgeSummary, *, predicted_lr: float,
+            edge_mean: tuple = (0.95, 1.3), edge_band: tuple = (0.85, 1.4)) -> dict:
+    """The three regimes of the edge-of-stability experiment, read off three runs, as ``{sentence: holds}``.
+
+    ``below``: a run well below its edge (progressive sharpening, the loss falls at every step while
+    the sharpness is below 2/lr); ``near``: one that starts just below it and climbs to it; ``above``:
+    one whose first step is unstable (``predicted_lr``, the bowl's largest stable lr at the start,
+    lies between ``near`` and ``above``). "At the edge" means the second half's mean sharpness lies
+    within ``edge_mean`` times 2/lr and each of its measurements within ``edge_band`` times 2/lr.
+    A lesson backs its prose with each sentence (``LessonClaims.expect``).
+
+    Example:
+        >>> run = lambda lr, values, loss: summarize(FullBatchRun(lr=lr, loss=loss,
+        ...     trace=SharpnessTrace(list(range(0, 10 * len(values), 10)), values, [1] * len(values), [True] * len(values))))
+        >>> r = regimes(run(0.01, [90, 100, 110, 120], [1.0] + [0.9 - 0.01 * k for k in range(39)]),
+        ...             run(0.02, [90, 99, 101, 100], [1 - 0.02 * k for k in range(12)] + [0.4, 0.45] * 14),
+        ...             run(0.05, [90, 45, 42, 44], [1.0, 1.1] + [0.4, 0.3] * 19), predicted_lr=0.022)
+        >>> all(r.values())
+        True
+    """
+    lo, hi = edge_mean
+    band_lo, band_hi = edge_band
+    at_edge = [lo <= s.late_mean / s.edge <= hi and band_lo <= s.late_ratio[0] and s.late_ratio[1] <= band_hi
+               for s in (near, above)]
+    return {
+        f"lr {above.lr:g} starts above the bowl's wall at initialisation, {below.lr:g} and {near.lr:g} below it":
+            below.lr < near.lr < predicted_lr < above.lr,
+        f"lr {above.lr:g}: the first step raises the loss; lr {below.lr:g} and {near.lr:g}: it lowers it":
+            above.first_step_change > 0 > max(below.first_step_change, near.first_step_change),
+        f"lr {below.lr:g}: the sharpness rises by at least 5 % (progressive sharpening)": below.peak > 1.05 * below.start,
+        f"lr {below.lr:g} and {near.lr:g}: the loss falls at every step while the sharpness is below 2/lr":
+            all(s.first_rise is None or s.first_rise >= s.below_until for s in (below, near)),
+        f"lr {near.lr:g}: the sharpness rises from below 2/lr to at least 95 % of it": near.start < near.edge <= near.peak / 0.95,
+        f"lr {near.lr:g} and {above.lr:g}: the second half's mean sharpness is {lo:g} to {hi:g} times 2/lr, every "
+        f"measurement in it {band_lo:g} to {band_hi:g} times": all(at_edge),
+        f"lr {near.lr:g} and {above.lr:g}: the loss rises at some steps, yet ends below half its start":
+            all(s.rises > 0 and s.loss_ratio < 0.5 for s in (near, above)),
+        "every sharpness measurement of the three runs converged": all(s.converged for s in (below, near, above)),
+    }

@@ -71,6 +71,9 @@ _TERMS = [
          "on every image, whatever the image.", "06"),
     Term("curvature", "How fast the slope changes along a direction: the second derivative of the loss along "
          "it. On a quadratic bowl the curvatures along its axes are the eigenvalues of its matrix.", "01"),
+    Term("edge of stability", "Where full-batch gradient descent trains on a network (Cohen et al. 2021): the "
+         "sharpness stops rising at a value the learning rate sets and hovers there while the loss keeps falling, "
+         "unevenly (lesson 08 predicts and measures the value).", "08"),
     Term("eigenvector", "A direction that a matrix only stretches: $A v = \\lambda v$. The number $\\lambda$ "
          "is its eigenvalue. A bowl's eigenvectors are its axes; the eigenvalues, its curvatures along them.",
          "01"),
@@ -83,6 +86,8 @@ _TERMS = [
          "behind a trend by about $\\beta/(1-\\beta)$ steps.", "06"),
     Term("fan-in", "The number of inputs of a layer: each output unit sums this many weighted inputs. For a "
          "hidden layer of a wide network it is the width; for the first layer, the number of input features.", "09"),
+    Term("full-batch gradient descent", "Gradient descent whose every step uses the gradient of the loss over "
+         "all the training examples at once: no minibatch noise, the same step from the same weights.", "08"),
     Term("generalization gap", "Accuracy on the training images minus accuracy on held-out images, both "
          "measured the same way: how much better the network does on what it trained on.", "07"),
     Term("good region", "The learning rates whose result (here the final validation loss) is within a stated "
@@ -97,6 +102,12 @@ _TERMS = [
          "training run with everything else fixed, and comparing the results.", "06"),
     Term("Hessian", "The matrix of a loss's second derivatives with respect to the parameters. Its "
          "eigenvalues are the curvatures of the loss surface; the largest is its sharpness.", "08"),
+    Term("Hessian-vector product", "The product $Hv$ of the Hessian with a vector, computed without forming "
+         "$H$: the gradient of $\\nabla L(\\theta)\\cdot v$, by differentiating twice (double backpropagation).",
+         "08"),
+    Term("Lanczos", "A method for the top eigenvalues of a symmetric matrix from matrix-vector products alone, like "
+         "power iteration, but it keeps every product and finds the best estimate in the space they span, so it "
+         "needs far fewer products when the top eigenvalues lie close together.", "08"),
     Term("learning rate", "The step size $\\eta$ (`lr` in code) of the update $w \\leftarrow w - \\eta\\,"
          "\\nabla f(w)$: how far each step moves, measured in units of the gradient.", "01"),
     Term("linear scaling rule", "When the batch size is multiplied by $k$, multiply the learning rate by "
@@ -114,9 +125,18 @@ _TERMS = [
          "rate change with its width.", "09"),
     Term("per-example gradient", "The gradient of one training example's loss. Their mean is the full "
          "gradient $G$; their covariance $\\Sigma$ measures how much examples disagree.", "09"),
+    Term("power iteration", "Multiply a random vector by a symmetric matrix again and again, normalising each "
+         "time: the direction of the eigenvalue of largest magnitude takes over, and $v^\\top A v$ of the unit vector "
+         "estimates that eigenvalue.", "08"),
+    Term("preconditioned sharpness", "For Adam, $\\lambda_{\\max}(P^{-1}H)$: the Hessian as Adam's per-coordinate "
+         "step sizes $P^{-1}$ see it. It, not the plain sharpness, meets Adam's stability threshold.", "08"),
+    Term("progressive sharpening", "The rise of the sharpness while a network trains with a learning rate below "
+         "its edge: stable training tends to move the weights to sharper places.", "08"),
     Term("range test", "One short training run in which the learning rate grows by the same factor every "
          "step, from tiny to huge, recording the loss of each step (Smith's learning-rate finder); a rule then "
          "reads a learning rate off the curve.", "06"),
+    Term("Rayleigh quotient", "$v^\\top A v / v^\\top v$: for an eigenvector of $A$ it is its eigenvalue, and for a "
+         "vector near one it is a close estimate of it.", "08"),
     Term("ReLU", "The activation $\\max(0, x)$: it passes positive inputs and outputs 0 for negative ones. A "
          "unit whose input is negative on every example outputs 0 always and gets no gradient: it is dead.",
          "07"),

@@ -161,16 +161,6 @@ POWER_MISTAKES = [
 ]
 
 
-@pytest.mark.parametrize("wrong, message", POWER_MISTAKES)
-def test_each_power_iteration_mistake_fails_with_its_message(wrong, message):
-    with pytest.raises(AssertionError, match=r"\[check 08.2\] power_iteration: FAILED") as info:
-        checks.power_iteration(wrong)
-    assert message in str(info.value)
-    for secret in SECRETS:
-        status, graded = judged_apart(checks.power_iteration, wrong, hidden_variant(secret))
-        assert status == "failed" and message in graded
-
-
 def test_power_iteration_fitted_to_the_visible_matrices_fails_the_hidden_ones():
     answers = {len(c["A"]): float(np.linalg.eigvalsh(c["A"])[-1]) for c in checks.power_iteration.cases(checks.VISIBLE)}
 
@@ -196,19 +186,9 @@ STABLE_LR_MISTAKES = [
     (lambda s, m: 1 / s, "in one step"),
     (lambda s, m: 2 / ((1 - m) * s), "steady-slope reasoning"),
     (lambda s, m: (2 + 2 * m) * s, "upside down"),
-    (lambda s, m: (2 + m) / s, "Re-read the text of exercise 08.3"),
+    (lambda s, m: (2 + m) / s, "Re-read lesson 02's wall"),
     (lambda s, m: None, "returned None"),
 ]
-
-
-@pytest.mark.parametrize("wrong, message", STABLE_LR_MISTAKES)
-def test_each_stable_lr_mistake_fails_with_its_message(wrong, message):
-    with pytest.raises(AssertionError, match=r"\[check 08.3\] largest_stable_lr: FAILED") as info:
-        checks.largest_stable_lr(wrong)
-    assert message in str(info.value)
-    for secret in SECRETS:
-        status, graded = judged_apart(checks.largest_stable_lr, wrong, hidden_variant(secret))
-        assert status == "failed" and message in graded
 
 
 def test_hard_coded_stable_lr_fails_the_hidden_variant():
@@ -268,3 +248,69 @@ def test_failure_messages_never_show_the_expected_value_or_expression():
                 assert not any(e in message for e in expressions), message
     for check in (checks.hessian_vector_product, checks.power_iteration, checks.largest_stable_lr):
         assert 2 <= len(check.hints) <= 4 and not any(e in h for e in expressions for h in check.hints)
+
+
+# ----------------------------------------------------------------------------- 08.4
+
+EDGE_MISTAKES = [
+    (lambda lr: 2 * lr, "upside down: a larger learning rate"),
+    (lambda lr: lr / 2, "upside down and halved"),
+    (lambda lr: 1 / lr, "solved in one step"),
+    (lambda lr: 3.8 / lr, "heavy-ball momentum"),
+    (lambda lr: 88.98, "Think about which way"),          # the sharpness at initialisation, as if it never moved
+    (lambda lr: None, "returned None"),
+    (lambda lr: [2 / lr, 1.0], "one number"),
+]
+
+
+def test_edge_sharpness_right_answer_passes_visible_and_hidden():
+    checks.edge_sharpness(lambda lr: 2 / lr)
+    checks.edge_sharpness(lambda lr: curvature.stability_threshold("sgd", lr).value)
+    for secret in SECRETS:
+        assert judged_apart(checks.edge_sharpness, lambda lr: 2 / lr, hidden_variant(secret)) == ("passed", "")
+    assert drawn_from_the_secret(checks.edge_sharpness)
+    assert checks.REGISTRY["08.4"].kind == "predict" and checks.REGISTRY["08.3"].kind == "predict"
+
+
+def test_edge_sharpness_memorised_fails_hidden_and_messages_hide_the_value():
+    table = {c["lr"]: 2 / c["lr"] for c in checks.edge_sharpness.cases(checks.VISIBLE)}
+    fitted = lambda lr: table.get(lr, 100.0)  # noqa: E731
+    assert judged_apart(checks.edge_sharpness, fitted, checks.VISIBLE) == ("passed", "")
+    for secret in SECRETS:
+        assert judged_apart(checks.edge_sharpness, fitted, hidden_variant(secret))[0] == "failed"
+    for variant in (checks.VISIBLE, hidden_variant(SECRETS[1])):
+        for case in checks.edge_sharpness.cases(variant):
+            want = 2 / case["lr"]
+            for wrong, _ in EDGE_MISTAKES[:5]:
+                status, message = verdict_of(checks.edge_sharpness, case, wrong(case["lr"]))
+                assert status == "failed" and not shown(message, [want], besides=[case["lr"], wrong(case["lr"])]), message
+                assert "2/lr" not in message and "2 / lr" not in message, message
+    assert 2 <= len(checks.edge_sharpness.hints) <= 4
+
+
+def test_edge_sharpness_not_attempted_and_crash():
+    def todo(lr):
+        raise NotImplementedError
+
+    with pytest.raises(NotImplementedError):
+        checks.edge_sharpness(todo)
+    assert judged_apart(checks.edge_sharpness, todo, hidden_variant(SECRETS[0]))[0] == "not attempted"
+    status, message = judged_apart(checks.edge_sharpness, lambda lr: 1 / 0, checks.VISIBLE)
+    assert status == "failed" and message.startswith("your code raised")
+
+
+# ----------------------------------------------------------------------------- 08.2 to 08.4: each mistake named
+
+MISTAKES = ([(checks.power_iteration, w, m) for w, m in POWER_MISTAKES] +
+            [(checks.largest_stable_lr, w, m) for w, m in STABLE_LR_MISTAKES] +
+            [(checks.edge_sharpness, w, m) for w, m in EDGE_MISTAKES])
+
+
+@pytest.mark.parametrize("check, wrong, message", MISTAKES, ids=lambda x: getattr(x, "name", None))
+def test_each_mistake_fails_with_its_message(check, wrong, message):
+    with pytest.raises(AssertionError, match=rf"\[check {check.id}\] {check.name}: FAILED") as info:
+        check(wrong)
+    assert message in str(info.value)
+    for secret in SECRETS:
+        status, graded = judged_apart(check, wrong, hidden_variant(secret))
+        assert status == "failed" and message in graded

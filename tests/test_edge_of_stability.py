@@ -139,3 +139,45 @@ def test_square_loss():
     with pytest.raises(ValueError, match="must be"):
         edge_of_stability.square_loss(out, torch.tensor([0]))
 
+
+
+# ----------------------------------------------------------------------------- reading a run against its edge
+
+def _run(lr, steps, values, loss):
+    trace = edge_of_stability.SharpnessTrace(list(steps), list(values), [3] * len(values), [True] * len(values))
+    return edge_of_stability.FullBatchRun(lr=lr, loss=list(loss), trace=trace)
+
+
+def test_summarize_reads_the_edge_the_rises_and_the_second_half():
+    run = _run(0.02, [0, 10, 20, 30], [90.0, 99.0, 104.0, 101.0], [1.0 - 0.02 * k for k in range(15)] + [0.6, 0.65] * 12 + [0.5])
+    s = edge_of_stability.summarize(run)
+    assert s.edge == pytest.approx(100.0) and s.start == 90.0 and s.peak == 104.0
+    assert s.reached == 20 and s.below_until == 10 and s.settled == 0        # 90 is already within 20 % of 100
+    assert s.late_mean == pytest.approx(102.5) and s.late_ratio == pytest.approx((1.01, 1.04))
+    assert s.first_rise == 15 and s.rises == 12 and s.first_step_change == pytest.approx(-0.02)
+    assert s.loss_ratio == pytest.approx(0.5) and s.products == 12 and s.converged
+    never = edge_of_stability.summarize(_run(0.01, [0, 10], [90.0, 120.0], [1.0, 0.9, 0.8]))
+    assert never.reached is None and never.below_until == 3 and never.first_rise is None and never.settled == 0
+    with pytest.raises(ValueError, match="at least one sharpness measurement"):
+        edge_of_stability.summarize(_run(0.1, [], [], [1.0, 0.5]))
+
+
+def test_regimes_hold_on_a_real_edge_and_fail_when_it_flips():
+    below = edge_of_stability.summarize(_run(0.01, [0, 10, 20, 30], [90, 100, 110, 120], [1 - 0.01 * k for k in range(40)]))
+    near = edge_of_stability.summarize(_run(0.02, [0, 10, 20, 30], [90, 99, 101, 100],
+                                            [1 - 0.02 * k for k in range(12)] + [0.4, 0.45] * 14))
+    above = edge_of_stability.summarize(_run(0.05, [0, 10, 20, 30], [90, 45, 42, 44], [1.0, 1.1] + [0.4, 0.3] * 19))
+    assert all(edge_of_stability.regimes(below, near, above, predicted_lr=0.022).values())
+    # the prediction on the wrong side, and a run that stays far above its edge, each break their sentence
+    flipped = edge_of_stability.regimes(below, near, above, predicted_lr=0.06)
+    assert [k for k, v in flipped.items() if not v] == [next(iter(flipped))]
+    stuck = edge_of_stability.summarize(_run(0.05, [0, 10, 20, 30], [90, 80, 80, 80], [1.0, 1.1] + [0.4, 0.3] * 19))
+    failed = [k for k, v in edge_of_stability.regimes(below, near, stuck, predicted_lr=0.022).items() if not v]
+    assert len(failed) == 1 and "mean sharpness" in failed[0]
+
+
+def test_tanh_mlp_is_seeded_and_shaped():
+    a, b = edge_of_stability.tanh_mlp(3), edge_of_stability.tanh_mlp(3)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert not torch.equal(a[0].weight, edge_of_stability.tanh_mlp(4)[0].weight)
+    assert a(torch.zeros(2, 3072)).shape == (2, 10) and isinstance(a[1], nn.Tanh)

@@ -1089,6 +1089,7 @@ def _wrong_answers():
         "07.2": lambda histories: min(histories, key=lambda lr: max(histories[lr].val_acc or [0])),
         "08.1": hessian_vector_product, "08.2": power_iteration,
         "08.3": lambda sharpness, momentum=0.0: 2.0 / sharpness,
+        "08.4": lambda lr: 1.0 / lr,
         "09.1": lambda lr, batch_size, new_batch_size, optimizer: lr * new_batch_size / batch_size,  # linear for both
         "09.2": lambda sq_small, sq_big, b_small, b_big: (sq_big, sq_small - sq_big, (sq_small - sq_big) / sq_big),
         "09.3": lambda kind, width_mult: (1.0, 1.0),   # the standard parametrization: nothing scales

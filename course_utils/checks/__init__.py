@@ -15,11 +15,11 @@ from .lesson04 import adam, momentum_sgd
 from .lesson05 import plateau_reductions, warmup_cosine_lr
 from .lesson06 import first_rise_lr, smooth_losses, steepest_lr
 from .lesson07 import generalization_gap, pick_best_lr
-from .lesson08 import hessian_vector_product, largest_stable_lr, power_iteration
+from .lesson08 import edge_sharpness, hessian_vector_product, largest_stable_lr, power_iteration
 from .lesson09 import mup_scaling, noise_scale_estimate, predict_lr
 
 __all__ = ["REGISTRY", "VISIBLE", "Check", "CheckFailed", "Variant", "hidden_variant", "hint",
            "gd_step", "run_gd", "max_stable_lr", "best_lr", "train_sgd", "momentum_sgd", "adam",
            "warmup_cosine_lr", "plateau_reductions", "smooth_losses", "steepest_lr", "first_rise_lr",
            "generalization_gap", "pick_best_lr",
-           "hessian_vector_product", "power_iteration", "largest_stable_lr", "predict_lr", "noise_scale_estimate", "mup_scaling"]
+           "hessian_vector_product", "power_iteration", "largest_stable_lr", "edge_sharpness", "predict_lr", "noise_scale_estimate", "mup_scaling"]

@@ -284,12 +284,12 @@ class PowerIteration(Check):
 
 
 class LargestStableLr(Check):
-    id, name, points, kind = "08.3", "largest_stable_lr", 1, "implement"
+    id, name, points, kind = "08.3", "largest_stable_lr", 1, "predict"
     hints = (
         "On a bowl, the sharpness is the largest eigenvalue of the Hessian, and the steepest direction is the "
         "first to become unstable as the learning rate grows (lesson 02).",
-        "Momentum changes where that wall is: lesson 04's stability region for heavy-ball momentum, and the "
-        "text of exercise 08.3, say how far it moves.",
+        "Momentum changes where that wall is: lesson 04's derivation of heavy-ball momentum's stability, and its "
+        "section 'The stability region, measured', say how far it moves.",
         "The wall is a bound on the product lr · sharpness that grows with the momentum; divide it by the "
         "sharpness. With momentum 0 it must give lesson 02's edge of stability.",
     )
@@ -321,9 +321,53 @@ class LargestStableLr(Check):
             "does not decide stability: the oscillation along the steepest direction does (lesson 04's "
             "stability region).": 2 / ((1 - momentum) * sharp),
             "that is upside down: a sharper bowl allows a smaller learning rate.": (2 + 2 * momentum) * sharp,
-        }, hint="Re-read the text of exercise 08.3 and 'The stability region, measured' in lesson 04.")
+        }, hint="Re-read lesson 02's wall and 'The stability region, measured' in lesson 04.")
+
+
+# ----------------------------------------------------------------------------- 08.4 where the sharpness settles
+
+
+class EdgeSharpness(Check):
+    id, name, points, kind = "08.4", "edge_sharpness", 1, "predict"
+    hints = (
+        "Ask what a full-batch step does to the sharpness in two situations: when it is above the wall of this "
+        "learning rate (exercise 08.3), and when it is below it.",
+        "Below the wall the step is stable and training tends to make the loss sharper and sharper; above it the "
+        "step overshoots along the steepest direction, and the oscillation throws the weights towards flatter "
+        "places. Both push the sharpness the same way: towards the wall.",
+        "So the answer is the wall itself, read the other way round: not the largest stable learning rate for a "
+        "given sharpness, but the largest sharpness that plain gradient descent at this learning rate can "
+        "tolerate.",
+    )
+
+    def cases(self, variant):
+        if not variant.hidden:
+            lrs = [0.01, 0.02, 0.05, 0.2]
+        else:
+            rng = variant.rng(self.id, "lrs")
+            lrs = [float(f"{10 ** rng.uniform(-3.5, 0.0):.3g}") for _ in range(4)]
+        return [{"lr": lr} for lr in lrs]
+
+    def respond(self, edge_sharpness_fn, case):
+        return edge_sharpness_fn(case["lr"])
+
+    def judge(self, case, value):
+        lr = case["lr"]
+        what = f"edge_sharpness({lr:g})"
+        expect(value is not None, "edge_sharpness returned None: return the sharpness (a number).")
+        got = as_array(value, what)
+        expect(got.size == 1, f"edge_sharpness should return one number, got shape {got.shape}.")
+        expect_close(got.reshape(()), 2.0 / lr, what=what, rtol=1e-9, mistakes={
+            "that is upside down: a larger learning rate tolerates less curvature, not more.": 2.0 * lr,
+            "that is upside down and halved: the sharpness a run tolerates falls as the learning rate grows.": lr / 2.0,
+            "that is the curvature solved in one step; the run tolerates more before the steps stop shrinking "
+            "(lesson 02's wall).": 1.0 / lr,
+            "that is the wall with heavy-ball momentum; this run is plain gradient descent.": 3.8 / lr,
+        }, hint="Think about which way a full-batch step pushes the sharpness above and below the wall of exercise "
+                "08.3, read the other way round.")
 
 
 hessian_vector_product = register(HessianVectorProduct())
 power_iteration = register(PowerIteration())
 largest_stable_lr = register(LargestStableLr())
+edge_sharpness = register(EdgeSharpness())
