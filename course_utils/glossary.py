@@ -50,6 +50,9 @@ _TERMS = [
     Term("BatchNorm", "Batch normalisation: a layer that rescales each channel of its input to mean 0 and "
          "variance 1 over the current minibatch (then by learned factors). It makes a network far less "
          "sensitive to the scale of its weights, and so to the learning rate.", "07"),
+    Term("bias correction", "Adam's running averages start at zero, so during the first steps they are too small "
+         "by the weight of the averages that are not there yet ($1-\\beta^t$ after $t$ steps); dividing by that "
+         "factor corrects them.", "04"),
     Term("condition number", "The ratio $\\kappa = \\lambda_{\\max}/\\lambda_{\\min}$ of a bowl's largest and "
          "smallest curvature: how much steeper its steepest direction is than its gentlest.", "02"),
     Term("convolution", "A layer that slides the same small filter (here 3x3 pixels) over the whole image, so "
@@ -60,6 +63,9 @@ _TERMS = [
          "(McCandlish et al. 2018).", "09"),
     Term("curvature", "How fast the slope changes along a direction: the second derivative of the loss along "
          "it. On a quadratic bowl the curvatures along its axes are the eigenvalues of its matrix.", "01"),
+    Term("effective learning rate", "For SGD with momentum $\\beta$, $\\eta/(1-\\beta)$: the step per unit "
+         "gradient on a steady slope, once the momentum buffer has built up. People compare SGD with and without "
+         "momentum by it.", "04"),
     Term("eigenvector", "A direction that a matrix only stretches: $A v = \\lambda v$. The number $\\lambda$ "
          "is its eigenvalue. A bowl's eigenvectors are its axes; the eigenvalues, its curvatures along them.",
          "01"),
@@ -71,12 +77,17 @@ _TERMS = [
          "hidden layer of a wide network it is the width; for the first layer, the number of input features.", "09"),
     Term("generalization gap", "Accuracy on the training images minus accuracy on held-out images, both "
          "measured the same way: how much better the network does on what it trained on.", "07"),
+    Term("good range", "The learning rates of a sweep around the best one whose final loss is at most a fixed "
+         "factor (lesson 04: 1.1) above the best: how much room a learning rate has.", "04"),
     Term("gradient", "The vector of a function's partial derivatives: the direction in which the loss rises "
          "fastest. Gradient descent steps against it.", "01"),
     Term("gradient noise scale", "$B_{\\text{simple}} = \\mathrm{tr}(\\Sigma)/|G|^2$: the summed variance of one "
          "example's gradient over the squared length of the full gradient. A minibatch gradient of $B$ examples "
          "has noise $\\mathrm{tr}(\\Sigma)/B$ beside the signal $|G|^2$; the two are equal at $B = B_{\\text{simple}}$ "
          "(McCandlish et al. 2018).", "09"),
+    Term("heavy-ball momentum", "Polyak's method: keep a momentum buffer $b \\leftarrow \\beta b + \\nabla f$ and "
+         "step $w \\leftarrow w - \\eta b$, so steps build up where successive gradients agree and cancel where they "
+         "alternate. What `torch.optim.SGD(momentum=...)` computes.", "04"),
     Term("Hessian", "The matrix of a loss's second derivatives with respect to the parameters. Its "
          "eigenvalues are the curvatures of the loss surface; the largest is its sharpness.", "08"),
     Term("learning rate", "The step size $\\eta$ (`lr` in code) of the update $w \\leftarrow w - \\eta\\,"
@@ -85,6 +96,9 @@ _TERMS = [
          "$k$ (Goyal et al. 2017, for SGD, with a warmup over the first epochs).", "09"),
     Term("minibatch", "The small random set of training examples that one step's gradient is computed on.",
          "03"),
+    Term("momentum buffer", "The running sum of past gradients that heavy-ball momentum keeps for each parameter "
+         "(`state[\"momentum_buffer\"]` in PyTorch's SGD), each older gradient weighed down by $\\beta$ once per step.",
+         "04"),
     Term("muP", "μP, the maximal update parametrization (Yang et al. 2022): a rule for the initial weights and "
          "per-layer learning rates of a network of any width, chosen so that one training step changes every "
          "layer's output by the same amount at every width. Its best learning rate stays put as the width "

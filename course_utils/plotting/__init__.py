@@ -10,6 +10,7 @@ One module per kind of figure; every public function is importable from here, so
 * :mod:`.schedules` -- learning-rate schedules;
 * :mod:`.lr_search` -- which learning rates work: sweeps, range tests, grid searches, stability regions;
 * :mod:`.spread` -- one final number per setting with its spread over seeds;
+* :mod:`.optimizer_runs` -- optimizers compared on small problems: paths, steps, first steps, sweeps side by side;
 * :mod:`.frame` -- what they share: new axes, the finishing labels, legend and grid, a run's legend label.
 
 Example:
@@ -21,6 +22,8 @@ from .histories import plot_dead_units, plot_histories, plot_step_losses, plot_t
 from .landscapes import plot_contours, plot_trajectory
 from .lr_search import (RULE_COLORS, plot_grid_search, plot_lr_sweeps, plot_range_test, plot_stability_region,
                         plot_suggestion_spread, point_on_curve)
+from .optimizer_runs import (plot_bowl_paths, plot_first_steps, plot_momentum_steps, plot_relative_losses,
+                             plot_steps_against_kappa, plot_sweep_panels)
 from .schedules import plot_lr_trace, plot_schedules
 from .spread import plot_schedule_comparison, plot_seed_spread
 
@@ -32,4 +35,6 @@ __all__ = [
     "RULE_COLORS", "point_on_curve", "plot_range_test", "plot_grid_search", "plot_suggestion_spread",
     "plot_lr_sweeps", "plot_stability_region",
     "plot_seed_spread", "plot_schedule_comparison",
+    "plot_bowl_paths", "plot_relative_losses", "plot_momentum_steps", "plot_steps_against_kappa", "plot_first_steps",
+    "plot_sweep_panels",
 ]
