@@ -55,7 +55,7 @@ _TERMS = [
          "sensitive to the scale of its weights, and so to the learning rate.", "07"),
     Term("bias correction", "Dividing an exponential moving average that starts at 0 by $1-\\beta^t$ after $t$ "
          "values: the weights of the average then sum to 1, so its early values are no longer pulled towards 0. "
-         "Adam corrects its moving averages the same way.", "06"),
+         "Adam corrects its moving averages the same way.", "04"),
     Term("condition number", "The ratio $\\kappa = \\lambda_{\\max}/\\lambda_{\\min}$ of a bowl's largest and "
          "smallest curvature: how much steeper its steepest direction is than its gentlest.", "02"),
     Term("convolution", "A layer that slides the same small filter (here 3x3 pixels) over the whole image, so "
@@ -74,6 +74,9 @@ _TERMS = [
     Term("edge of stability", "Where full-batch gradient descent trains on a network (Cohen et al. 2021): the "
          "sharpness stops rising at a value the learning rate sets and hovers there while the loss keeps falling, "
          "unevenly (lesson 08 predicts and measures the value).", "08"),
+    Term("effective learning rate", "For SGD with momentum $\\beta$, $\\eta/(1-\\beta)$: the step per unit "
+         "gradient on a steady slope, once the momentum buffer has built up. People compare SGD with and without "
+         "momentum by it.", "04"),
     Term("eigenvector", "A direction that a matrix only stretches: $A v = \\lambda v$. The number $\\lambda$ "
          "is its eigenvalue. A bowl's eigenvectors are its axes; the eigenvalues, its curvatures along them.",
          "01"),
@@ -92,6 +95,8 @@ _TERMS = [
          "measured the same way: how much better the network does on what it trained on.", "07"),
     Term("good region", "The learning rates whose result (here the final validation loss) is within a stated "
          "margin of the best a grid search found: a range, not one number.", "06"),
+    Term("good range", "The learning rates of a sweep around the best one whose final loss is at most a fixed "
+         "factor (lesson 04: 1.1) above the best: how much room a learning rate has.", "04"),
     Term("gradient", "The vector of a function's partial derivatives: the direction in which the loss rises "
          "fastest. Gradient descent steps against it.", "01"),
     Term("gradient noise scale", "$B_{\\text{simple}} = \\mathrm{tr}(\\Sigma)/|G|^2$: the summed variance of one "
@@ -100,6 +105,9 @@ _TERMS = [
          "(McCandlish et al. 2018).", "09"),
     Term("grid search", "Trying each learning rate of a list (usually a log grid: equal ratios) in its own "
          "training run with everything else fixed, and comparing the results.", "06"),
+    Term("heavy-ball momentum", "Polyak's method: keep a momentum buffer $b \\leftarrow \\beta b + \\nabla f$ and "
+         "step $w \\leftarrow w - \\eta b$, so steps build up where successive gradients agree and cancel where they "
+         "alternate. What `torch.optim.SGD(momentum=...)` computes.", "04"),
     Term("Hessian", "The matrix of a loss's second derivatives with respect to the parameters. Its "
          "eigenvalues are the curvatures of the loss surface; the largest is its sharpness.", "08"),
     Term("Hessian-vector product", "The product $Hv$ of the Hessian with a vector, computed without forming "
@@ -114,6 +122,9 @@ _TERMS = [
          "$k$ (Goyal et al. 2017, for SGD, with a warmup over the first epochs).", "09"),
     Term("minibatch", "The small random set of training examples that one step's gradient is computed on.",
          "03"),
+    Term("momentum buffer", "The running sum of past gradients that heavy-ball momentum keeps for each parameter "
+         "(`state[\"momentum_buffer\"]` in PyTorch's SGD), each older gradient weighed down by $\\beta$ once per step.",
+         "04"),
     Term("muP", "μP, the maximal update parametrization (Yang et al. 2022): a rule for the initial weights and "
          "per-layer learning rates of a network of any width, chosen so that one training step changes every "
          "layer's output by the same amount at every width. Its best learning rate stays put as the width "

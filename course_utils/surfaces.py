@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .arguments import check_int, check_positive
+from .arguments import check_int, check_positive, check_range
 
 
 def _as_spd_matrix(A) -> np.ndarray:
@@ -126,10 +126,63 @@ def make_bowl(lambdas=(1.0, 10.0), angle_deg: float = 0.0) -> Quadratic:
     if np.shape(lambdas) != (2,):
         raise ValueError(f"lambdas must be two positive numbers (the curvatures), got {lambdas!r}.")
     lambdas = np.array([check_positive(v, "each of lambdas", hint="a curvature") for v in lambdas])
-    t = np.deg2rad(angle_deg)
-    rotation = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
-    A = rotation @ np.diag(lambdas) @ rotation.T
+    turn = rotation(angle_deg)
+    A = turn @ np.diag(lambdas) @ turn.T
     return Quadratic(0.5 * (A + A.T))
+
+
+def rotation(angle_deg: float) -> np.ndarray:
+    """The 2x2 matrix that turns a point by ``angle_deg`` degrees (counter-clockwise).
+
+    Example:
+        >>> rotation(90.0).round(12) @ [1.0, 0.0]
+        array([0., 1.])
+    """
+    t = np.deg2rad(angle_deg)
+    return np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+
+
+def spread_bowl(kappa: float, dim: int = 12, lambda_max: float = 10.0) -> tuple[Quadratic, np.ndarray]:
+    """A ``dim``-dimensional diagonal bowl with curvatures log-spaced from ``lambda_max / kappa`` to
+    ``lambda_max``, and a start (dim,) holding the same loss (1/2) in every direction.
+
+    Example:
+        >>> bowl, start = spread_bowl(100.0, dim=3)
+        >>> bowl.condition_number, float(bowl.value(start))
+        (100.0, 1.5)
+    """
+    kappa = check_range(kappa, "kappa", 1, hint="the condition number lambda_max / lambda_min")
+    lambdas = np.geomspace(lambda_max / kappa, lambda_max, check_int(dim, "dim", minimum=1))
+    return Quadratic(np.diag(lambdas)), 1 / np.sqrt(lambdas)
+
+
+def steps_for_factor(factor: float, tol: float = 1e-6) -> float:
+    """Steps for a loss (the square of a distance that shrinks by ``factor`` per step) to fall to ``tol``
+    of its start: ln(1/tol) / (2 ln(1/factor)).
+
+    Example:
+        >>> round(steps_for_factor(0.5, tol=1e-6), 2)
+        9.97
+    """
+    return float(np.log(1 / tol) / (2 * np.log(1 / factor)))
+
+
+@dataclass(frozen=True)
+class Slope:
+    """f(w) = g·w on one coordinate: the same gradient ``g`` everywhere (``w`` of shape (..., 1)).
+
+    Example:
+        >>> Slope(2.0).grad(np.zeros((3, 1))).ravel().tolist()
+        [2.0, 2.0, 2.0]
+    """
+
+    g: float
+
+    def value(self, w):
+        return self.g * np.asarray(w)[..., 0]
+
+    def grad(self, w):
+        return np.full(np.shape(w), float(self.g))
 
 
 @dataclass(frozen=True)

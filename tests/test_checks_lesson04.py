@@ -1,6 +1,6 @@
-"""Checks 04.1 (heavy-ball momentum) and 04.2 (Adam): right answers pass the visible variant and hidden ones
-judged apart, each usual mistake fails with its message, answers fitted to the visible settings fail the
-hidden ones, and no message gives the update rule away."""
+"""Checks 04.1 (heavy-ball momentum), 04.2 (heavy ball's wall, predicted) and 04.3 (Adam): right answers pass the
+visible variant and hidden ones judged apart, each usual mistake fails with its message, answers fitted to the
+visible settings fail the hidden ones, and no message gives the update rule or the expected value away."""
 from pathlib import Path
 
 import nbformat
@@ -23,13 +23,14 @@ def _notebook_solution(exercise_id: str, name: str):
     nb = nbformat.read(SOLUTIONS, as_version=4)
     (cell,) = [c for c in nb.cells if c.get("metadata", {}).get("course", {}) == {"exercise": exercise_id,
                                                                                    "role": "solution"}]
-    namespace = {"optimizers": optimizers, "torch": torch}
+    namespace = {"optimizers": optimizers, "torch": torch, "np": np}
     exec(cell.source, namespace)
     return namespace[name]
 
 
 MomentumSGD = _notebook_solution("04.1", "MomentumSGD")
-MyAdam = _notebook_solution("04.2", "MyAdam")
+MyAdam = _notebook_solution("04.3", "MyAdam")
+heavy_ball_max_lr = _notebook_solution("04.2", "heavy_ball_max_lr")
 
 
 class ZeroStartMomentum(MomentumSGD):   # also right: a zero buffer plus the first gradient is that gradient
@@ -45,7 +46,7 @@ def test_right_answers_pass_in_the_notebook(capsys):
     checks.momentum_sgd(ZeroStartMomentum)   # written differently, also right
     checks.adam(optimizers.Adam)
     assert capsys.readouterr().out.splitlines() == ["[check 04.1] momentum_sgd: PASSED",
-                                                    "[check 04.2] adam: PASSED"] * 2
+                                                    "[check 04.3] adam: PASSED"] * 2
 
 
 @pytest.mark.parametrize("secret", SECRETS)
@@ -249,3 +250,73 @@ def test_messages_and_hints_never_give_the_update_rule_away():
             assert not shown(message, theirs[1:].numpy(), besides=lesson04.ROWS + settings), message
         for hint in check.hints:
             assert not any(f in hint for f in FORMULAS), hint
+
+
+# ---------------------------------------------------------------------------- 04.2: heavy ball's wall, predicted
+
+WALL_MISTAKES = [
+    (lambda A, momentum: 2 / np.linalg.eigvalsh(A).max(), "gradient descent's wall"),
+    (lambda A, momentum: 2 / ((1 - momentum) * np.linalg.eigvalsh(A).max()), "effective step"),
+    (lambda A, momentum: (2 + 2 * momentum) / np.linalg.eigvalsh(A).min(), "flattest direction"),
+    (lambda A, momentum: (2 + 2 * momentum) / np.diag(A).max(), "diagonal of A"),
+    (lambda A, momentum: (1 + np.sqrt(momentum)) ** 2 / np.linalg.eigvalsh(A).max(), "stop being real"),
+]
+
+
+def test_the_wall_prediction_passes_visible_and_hidden_variants():
+    checks.heavy_ball_max_lr(heavy_ball_max_lr)
+    for secret in SECRETS:
+        assert judged_apart(checks.heavy_ball_max_lr, heavy_ball_max_lr, hidden_variant(secret)) == ("passed", "")
+    assert drawn_from_the_secret(checks.heavy_ball_max_lr)
+    assert checks.heavy_ball_max_lr.kind == "predict"
+
+
+@pytest.mark.parametrize("wrong, message", WALL_MISTAKES)
+def test_wall_mistakes_fail_with_their_message_and_never_show_the_value(wrong, message):
+    for variant in (checks.VISIBLE, hidden_variant(SECRETS[0])):
+        status, graded = judged_apart(checks.heavy_ball_max_lr, wrong, variant)
+        assert status == "failed" and message in graded, graded
+        for case in checks.heavy_ball_max_lr.cases(variant):
+            A = np.array(case["A"])
+            assert not shown(graded, [(2 + 2 * case["momentum"]) / np.linalg.eigvalsh(A).max()],
+                             besides=[case["momentum"]]), graded
+
+
+def test_a_memorised_wall_fails_the_hidden_variant():
+    visible = {case["momentum"]: heavy_ball_max_lr(np.array(case["A"]), case["momentum"])
+               for case in checks.heavy_ball_max_lr.cases(checks.VISIBLE)}
+
+    def memorised(A, momentum):
+        return visible.get(momentum, 0.38)
+
+    assert judged_apart(checks.heavy_ball_max_lr, memorised, checks.VISIBLE) == ("passed", "")
+    assert judged_apart(checks.heavy_ball_max_lr, memorised, hidden_variant(SECRETS[0]))[0] == "failed"
+
+
+def test_the_wall_stub_crash_and_in_place_change():
+    def stub(A, momentum):
+        raise NotImplementedError
+
+    def crash(A, momentum):
+        return A[5, 5]
+
+    def in_place(A, momentum):
+        A *= 2
+        return (2 + 2 * momentum) / np.linalg.eigvalsh(A / 2).max()
+
+    with pytest.raises(NotImplementedError):
+        checks.heavy_ball_max_lr(stub)
+    assert judged_apart(checks.heavy_ball_max_lr, stub, checks.VISIBLE)[0] == "not attempted"
+    status, message = judged_apart(checks.heavy_ball_max_lr, crash, checks.VISIBLE)
+    assert status == "failed" and message.startswith("your code raised IndexError")
+    status, message = judged_apart(checks.heavy_ball_max_lr, in_place, checks.VISIBLE)
+    assert status == "failed" and "changed A in place" in message
+    for hint in checks.heavy_ball_max_lr.hints:
+        assert "2 + 2" not in hint and "(1 + momentum)" not in hint, hint
+
+
+def test_the_lesson_runs_a_passing_optimizer_and_its_own_otherwise():
+    assert checks.yours_or_ours(checks.momentum_sgd, MomentumSGD, optimizers.SGD) == (MomentumSGD, "yours")
+    assert checks.yours_or_ours(checks.momentum_sgd, AveragedBuffer, optimizers.SGD) == (optimizers.SGD, "the course's")
+    assert checks.yours_or_ours(checks.adam, Stub, optimizers.Adam) == (optimizers.Adam, "the course's")
+    assert checks.yours_or_ours(checks.adam, MyAdam, optimizers.Adam) == (MyAdam, "yours")

@@ -1079,7 +1079,8 @@ def _wrong_answers():
     return {
         "03.2": lambda lr, batch_size, hessian, gradient_noise: lr * np.trace(gradient_noise) / (2 * batch_size),  # ½ lost
         "03.3": lambda losses: "diverging" if losses[-1] > losses[0] else "at its floor",   # never "still descending"
-        "03.1": train_sgd, "04.1": MomentumSGD, "04.2": MyAdam,
+        "03.1": train_sgd, "04.1": MomentumSGD, "04.3": MyAdam,
+        "04.2": lambda A, momentum: 2.0 / np.linalg.eigvalsh(A).max(),   # gradient descent's wall: momentum ignored
         "05.1": lambda step, peak_lr, warmup_steps, total_steps, start_factor, final_lr:
             final_lr + (peak_lr - final_lr) * (1 + math.cos(math.pi * step / total_steps)) / 2,
         "05.2": plateau_reductions, "06.1": smooth_losses,

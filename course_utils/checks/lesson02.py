@@ -32,7 +32,7 @@ def matrices(variant: Variant, exercise_id: str) -> list[np.ndarray]:
                         scale=float(np.exp(rng.uniform(np.log(0.05), np.log(50.0))))) for d in dims]
 
 
-class _LrOfMatrix(Check):
+class LrOfMatrix(Check):
     """A learning rate read off a matrix: ``answer(A)`` for each matrix, judged against the eigenvalues."""
 
     kind = "implement"
@@ -48,9 +48,13 @@ class _LrOfMatrix(Check):
     def cases(self, variant):
         return [{"A": A.tolist()} for A in matrices(variant, self.id)]
 
+    def arguments(self, case) -> tuple:
+        """The answer's arguments after ``A`` (none here; lesson 04's heavy-ball wall adds the momentum)."""
+        return ()
+
     def respond(self, answer, case):
         A = np.array(case["A"])
-        lr = answer(A)
+        lr = answer(A, *self.arguments(case))
         return {"lr": lr, "A_after": A}
 
     def judge(self, case, value):
@@ -64,15 +68,15 @@ class _LrOfMatrix(Check):
         expect(got.size == 1, f"{what} should return one number (a learning rate), got an array of shape "
                               f"{got.shape}.")
         lambdas = Quadratic(A).eigenvalues
-        expect_close(got.reshape(()), self.expected(lambdas), what=what, hint=self.general, rtol=1e-6,
-                     mistakes=self.mistakes(A, lambdas))
+        expect_close(got.reshape(()), self.expected(lambdas, *self.arguments(case)), what=what, hint=self.general,
+                     rtol=1e-6, mistakes=self.mistakes(A, lambdas, *self.arguments(case)))
 
 
 _DIAGONAL = ("that uses the diagonal of A, which holds its eigenvalues only when A is diagonal; these matrices are "
              "rotated. 'One direction at a time' in lesson 02 works in the eigenvectors of A.")
 
 
-class MaxStableLr(_LrOfMatrix):
+class MaxStableLr(LrOfMatrix):
     id, name, points = "02.1", "max_stable_lr", 1
     general = ("Re-read 'One direction at a time' in lesson 02: each eigen-direction of A has its own factor per "
                "step, and stability needs every one of them to shrink its coordinate.")
@@ -100,7 +104,7 @@ class MaxStableLr(_LrOfMatrix):
         }
 
 
-class BestLr(_LrOfMatrix):
+class BestLr(LrOfMatrix):
     id, name, points = "02.2", "best_lr", 1
     general = ("Re-read the points on speed and on the best fixed learning rate in 'One direction at a time' in "
                "lesson 02: the slowest direction decides, and only two of A's eigenvalues matter.")

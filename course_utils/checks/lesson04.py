@@ -1,6 +1,10 @@
 """Checks for lesson 04, momentum and adaptive learning rates.
 
-Both exercises write an optimizer's ``update`` (a subclass of
+04.2 is a prediction: the largest stable learning rate of heavy-ball momentum on a bowl, read off the
+bowl's matrix and the momentum coefficient (judged against the eigenvalues, computed where the grade
+is decided). :func:`yours_or_ours` lets the lesson run a learner's optimizer once its check passes.
+
+04.1 and 04.3 write an optimizer's ``update`` (a subclass of
 :class:`course_utils.optimizers.CourseOptimizer`). The learner's process runs the class for 200
 steps on a quadratic and on a minibatch network (:func:`optimizers.trajectory`, with the learning
 rate lowered by a scheduler on the way) and returns the parameters at some of the steps; the
@@ -18,6 +22,7 @@ import torch
 from .. import optimizers
 from ..optimizers import CourseOptimizer
 from ._core import Check, CheckFailed, as_array, expect, register
+from .lesson02 import LrOfMatrix, matrices
 
 RTOL = 1e-6       # largest relative gap allowed between the answer's and torch's trajectories
 NUM_STEPS = 200   # steps per case
@@ -253,7 +258,7 @@ class _EpsHardCoded(_Adam):
 
 
 class Adam(_OptimizerCheck):
-    id, name, points, answer = "04.2", "adam", 2, "MyAdam"
+    id, name, points, answer = "04.3", "adam", 2, "MyAdam"
     reference = torch.optim.Adam
     what = "Adam"
     general = ("Re-read 'Adaptive methods: a step size per coordinate' in lesson 04: the two running averages, "
@@ -301,5 +306,68 @@ class Adam(_OptimizerCheck):
     }
 
 
+# ---------------------------------------------------------------------------- the heavy-ball wall, predicted
+
+class HeavyBallMaxLr(LrOfMatrix):
+    id, name, points, answer = "04.2", "heavy_ball_max_lr", 1, "heavy_ball_max_lr"
+    kind = "predict"
+    general = ("Re-read 'Momentum on the bowl' in lesson 04: along each eigen-direction the coordinate follows a "
+               "two-term recurrence, and the run is stable while both roots of its polynomial lie inside the unit "
+               "circle, for every eigenvalue of A.")
+    hints = (
+        "Work one eigen-direction of A at a time (np.linalg.eigvalsh(A) gives the eigenvalues). As the learning "
+        "rate grows, which direction's recurrence is the first to stop shrinking?",
+        "For a fixed momentum, follow the roots of the direction's polynomial as the learning rate grows: they "
+        "leave the unit circle through z = -1 (the steps flip sign each time and grow). Put z = -1 into the "
+        "polynomial and find the learning rate at which it becomes 0.",
+        "With momentum = 0 your answer must be gradient descent's wall from lesson 02; with momentum > 0 the "
+        "wall lies further out. Return that learning rate for the steepest direction.",
+    )
+
+    def cases(self, variant):
+        mats = matrices(variant, self.id)
+        if not variant.hidden:
+            betas = [0.9, 0.5, 0.0]
+        else:
+            rng = variant.rng(self.id, "betas")
+            betas = [round(float(b), 4) for b in rng.uniform(0.05, 0.99, size=len(mats))]
+        return [{"A": A.tolist(), "momentum": beta} for A, beta in zip(mats, betas)]
+
+    def arguments(self, case):
+        return (case["momentum"],)
+
+    def expected(self, lambdas, beta):
+        return (2 + 2 * beta) / lambdas[-1]
+
+    def mistakes(self, A, lambdas, beta):
+        lam_min, lam_max = float(lambdas[0]), float(lambdas[-1])
+        out = {
+            "the diagonal of A holds its eigenvalues only when A is diagonal; these matrices are rotated.":
+                (2 + 2 * beta) / float(np.diag(A).max()),
+            "the flattest direction is not the one that breaks first: the steepest one does.": (2 + 2 * beta) / lam_min,
+        }
+        if beta > 0:
+            out.update({
+                "that is plain gradient descent's wall: momentum moves it. Put z = -1 into the polynomial with "
+                "the momentum term in it.": 2 / lam_max,
+                "dividing by (1 - momentum) is the effective step on a steady slope, not the stability wall: the "
+                "wall comes from the recurrence's roots.": 2 / ((1 - beta) * lam_max),
+                "that is where the roots stop being real (the overshooting starts), not where they leave the unit "
+                "circle.": (1 + math.sqrt(beta)) ** 2 / lam_max,
+            })
+        return out
+
+
+def yours_or_ours(check: Check, answer, course):
+    """``(answer, "yours")`` when ``answer`` passes ``check`` (visible variant, checked quietly here), else
+    ``(course, "the course's")``: the lesson runs a learner's optimizer once it is right, its own otherwise."""
+    try:
+        status, _ = check.grade(answer)
+    except Exception:  # noqa: BLE001 - a stub or a broken answer: the lesson goes on with its own
+        status = "failed"
+    return (answer, "yours") if status == "passed" else (course, "the course's")
+
+
 momentum_sgd = register(MomentumSgd())
+heavy_ball_max_lr = register(HeavyBallMaxLr())
 adam = register(Adam())

@@ -11,6 +11,7 @@ One module per kind of figure; every public function is importable from here, so
 * :mod:`.lr_search` -- which learning rates work: sweeps, range tests, grid searches, stability regions;
 * :mod:`.noise_floor` -- lesson 03's noise floor: curves settling, the floor beside its theory, a fixed budget; runs drawn apart;
 * :mod:`.spread` -- one final number per setting with its spread over seeds;
+* :mod:`.optimizer_runs` -- optimizers compared on small problems: paths, steps, first steps, sweeps side by side;
 * :mod:`.frame` -- what they share: new axes, the finishing labels, legend and grid, a run's legend label.
 * :mod:`.style` -- the course's colour cycle (colour-blind safe), set by ``runtime.setup``.
 
@@ -24,6 +25,8 @@ from .landscapes import plot_contours, plot_trajectory
 from .lr_search import (RULE_COLORS, plot_bowl_range_test, plot_grid_search, plot_lr_sweeps, plot_range_test,
                         plot_range_tests, plot_stability_region, plot_suggestion_spread, point_on_curve)
 from .noise_floor import plot_fixed_budget, plot_floor_curves, plot_floor_theory, plot_runs_apart
+from .optimizer_runs import (plot_bowl_paths, plot_first_steps, plot_momentum_steps, plot_relative_losses,
+                             plot_steps_against_kappa, plot_sweep_panels)
 from .schedules import plot_lr_trace, plot_schedules
 from .spread import plot_schedule_comparison, plot_seed_spread
 from . import style  # noqa: E402 - the course's colour cycle (style.apply, style.context)
@@ -37,4 +40,6 @@ __all__ = [
     "plot_lr_sweeps", "plot_stability_region", "plot_bowl_range_test", "plot_range_tests",
     "plot_seed_spread", "plot_schedule_comparison",
     "plot_floor_curves", "plot_floor_theory", "plot_fixed_budget", "plot_runs_apart",
+    "plot_bowl_paths", "plot_relative_losses", "plot_momentum_steps", "plot_steps_against_kappa", "plot_first_steps",
+    "plot_sweep_panels",
 ]
