@@ -52,6 +52,11 @@ _TERMS = [
          "sensitive to the scale of its weights, and so to the learning rate.", "07"),
     Term("condition number", "The ratio $\\kappa = \\lambda_{\\max}/\\lambda_{\\min}$ of a bowl's largest and "
          "smallest curvature: how much steeper its steepest direction is than its gentlest.", "02"),
+    Term("contour line", "A curve along which the loss has one value (a level set of the loss), as on a map's "
+         "height lines. A bowl's contour lines are ellipses around its minimum, close together where it is steep.",
+         "01"),
+    Term("convergence rate", "The factor by which a run's distance to the minimum shrinks per step, late in the run: "
+         "below 1 the run converges, and the closer to 1, the slower.", "02"),
     Term("convolution", "A layer that slides the same small filter (here 3x3 pixels) over the whole image, so "
          "the same pattern is detected wherever it appears.", "07"),
     Term("critical batch size", "The batch size beyond which a larger batch stops saving steps: with the learning rate "
@@ -60,6 +65,10 @@ _TERMS = [
          "(McCandlish et al. 2018).", "09"),
     Term("curvature", "How fast the slope changes along a direction: the second derivative of the loss along "
          "it. On a quadratic bowl the curvatures along its axes are the eigenvalues of its matrix.", "01"),
+    Term("diverge", "A run diverges when its loss grows without bound instead of settling. On a bowl it then grows "
+         "by a fixed factor per step, and the numbers soon overflow.", "01"),
+    Term("eigenvalue", "The factor $\\lambda$ by which a matrix stretches one of its eigenvectors: $A v = "
+         "\\lambda v$. For a bowl $\\tfrac12 w^\\top A w$ it is the curvature along that eigenvector.", "01"),
     Term("eigenvector", "A direction that a matrix only stretches: $A v = \\lambda v$. The number $\\lambda$ "
          "is its eigenvalue. A bowl's eigenvectors are its axes; the eigenvalues, its curvatures along them.",
          "01"),
@@ -73,6 +82,8 @@ _TERMS = [
          "measured the same way: how much better the network does on what it trained on.", "07"),
     Term("gradient", "The vector of a function's partial derivatives: the direction in which the loss rises "
          "fastest. Gradient descent steps against it.", "01"),
+    Term("gradient descent", "The rule $w \\leftarrow w - \\eta\\,\\nabla f(w)$, repeated: each step moves "
+         "against the gradient, by the learning rate times the gradient.", "01"),
     Term("gradient noise scale", "$B_{\\text{simple}} = \\mathrm{tr}(\\Sigma)/|G|^2$: the summed variance of one "
          "example's gradient over the squared length of the full gradient. A minibatch gradient of $B$ examples "
          "has noise $\\mathrm{tr}(\\Sigma)/B$ beside the signal $|G|^2$; the two are equal at $B = B_{\\text{simple}}$ "
@@ -83,6 +94,10 @@ _TERMS = [
          "\\nabla f(w)$: how far each step moves, measured in units of the gradient.", "01"),
     Term("linear scaling rule", "When the batch size is multiplied by $k$, multiply the learning rate by "
          "$k$ (Goyal et al. 2017, for SGD, with a warmup over the first epochs).", "09"),
+    Term("local minimum", "A point lower than everything around it but not the lowest point of the surface. Its "
+         "gradient is zero, so gradient descent can stop there.", "02"),
+    Term("loss", "The number training makes small: a function of the parameters (here $f(w)$), lowest where the "
+         "parameters are best.", "01"),
     Term("minibatch", "The small random set of training examples that one step's gradient is computed on.",
          "03"),
     Term("muP", "μP, the maximal update parametrization (Yang et al. 2022): a rule for the initial weights and "
@@ -93,6 +108,13 @@ _TERMS = [
          "rate change with its width.", "09"),
     Term("per-example gradient", "The gradient of one training example's loss. Their mean is the full "
          "gradient $G$; their covariance $\\Sigma$ measures how much examples disagree.", "09"),
+    Term("plateau", "A region where the loss is nearly flat. The gradient is small there, so the steps of "
+         "gradient descent are short, and a run can take very long to cross it.", "02"),
+    Term("positive definite", "A symmetric matrix $A$ is positive definite when $w^\\top A w > 0$ for every "
+         "$w \\neq 0$, that is when all its eigenvalues are positive: then $\\tfrac12 w^\\top A w$ is a bowl with "
+         "one minimum, at 0.", "01"),
+    Term("quadratic bowl", "The loss $f(w) = \\tfrac12 w^\\top A w$ with $A$ symmetric and positive definite: "
+         "its gradient is $A w$, its minimum is at $w = 0$, and its axes are the eigenvectors of $A$.", "01"),
     Term("ReLU", "The activation $\\max(0, x)$: it passes positive inputs and outputs 0 for negative ones. A "
          "unit whose input is negative on every example outputs 0 always and gets no gradient: it is dead.",
          "07"),
@@ -102,9 +124,13 @@ _TERMS = [
     Term("square-root scaling rule", "When the batch size is multiplied by $k$, multiply the learning "
          "rate by $\\sqrt{k}$ (Malladi et al. 2022, for Adam and RMSprop, who also scale $1-\\beta_1$ and "
          "$1-\\beta_2$ by $k$).", "09"),
+    Term("stability limit", "The largest learning rate at which gradient descent still converges from every "
+         "start. Lesson 01 finds that it exists; lesson 02 says where it is on a bowl.", "01"),
     Term("standard parametrization", "SP: what `nn.Linear` and `torch.optim` give by default: every "
          "weight drawn within $\\pm 1/\\sqrt{\\text{fan-in}}$ and every layer stepping with the same learning "
          "rate, whatever the width.", "09"),
+    Term("steps to tolerance", "How many steps a run needs until its loss is at most a fraction `tol` of where it "
+         "started: a measure of speed that does not depend on where the run starts.", "02"),
     Term("update-to-weight ratio", "The length of one step's change of a layer's weights divided by the "
          "length of the weights: how big a step is, relative to what it changes.", "07"),
     Term("validation set", "Examples held out from training and used to measure and choose (e.g. the "

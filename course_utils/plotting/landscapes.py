@@ -111,7 +111,7 @@ def plot_runs(runs: Mapping[str, tuple], *, axes=None, title: str | None = None)
                         label="loss")
         bottom.set_title(f"run {label}: loss")
         bottom.set_xlabel("step")
-        bottom.set_ylabel("loss (log scale)")
+        bottom.set_ylabel("loss")
         bottom.grid(True, alpha=0.3)
         bottom.legend(fontsize="small")
     if title:

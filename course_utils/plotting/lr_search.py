@@ -196,5 +196,5 @@ def plot_steps_to_tolerance(sweeps: Mapping, *, theory: Mapping | None = None, m
     ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
-    return finish(ax, "learning rate η (log scale)", f"steps until loss ≤ {next(iter(sweeps.values())).tol:g} × start",
+    return finish(ax, "learning rate η", f"steps until loss ≤ {next(iter(sweeps.values())).tol:g} × start",
                   title, grid="both")
