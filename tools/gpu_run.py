@@ -34,7 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = ("env", "benchmark", "comparison", "lessons", "reference")
-LIMITS = {"env": 120, "benchmark": 240, "comparison": 240, "lessons": 600, "reference": 420}  # seconds
+LIMITS = {"env": 120, "benchmark": 120, "comparison": 180, "lessons": 420, "reference": 180}  # seconds
 LESSONS = ("07", "08")
 
 
