@@ -105,8 +105,8 @@ class MaxStableLr(_LrOfMatrix):
 
 class BestLr(_LrOfMatrix):
     id, name, points = "02.2", "best_lr", 1
-    general = ("Re-read 'How fast?' in lesson 02: the worst factor decides the speed, and only two of A's "
-               "eigenvalues can give the worst factor.")
+    general = ("Re-read exercise 02.2's text in lesson 02: the worst factor (the convergence rate) decides the "
+               "speed, and only two of A's eigenvalues can give the worst factor.")
     hints = (
         "The worst direction decides the speed: after each step the distance along the slowest-shrinking "
         "eigen-direction is what is left. Which two directions can be the worst?",

@@ -60,8 +60,10 @@ def plot_trajectory(points: np.ndarray, *, label: str | None = None, color=None,
 
 
 def plot_paths(f: Callable[[np.ndarray], np.ndarray], paths: Mapping[str, np.ndarray], *, xlim=(-2.0, 2.0),
-               ylim=(-2.0, 2.0), axes=None, title: str | None = None):
+               ylim=(-2.0, 2.0), axes=None, title: str | None = None, **contour_options):
     """One panel per path (label -> iterates (k, 2)): the contour lines of ``f`` and the path over them.
+
+    ``contour_options`` (``levels``, ``log_levels``) go to :func:`plot_contours`.
 
     Each panel is titled with its label; ``title`` goes above them all. Returns the array of axes.
 
@@ -77,7 +79,7 @@ def plot_paths(f: Callable[[np.ndarray], np.ndarray], paths: Mapping[str, np.nda
         axes = axes[0]
     axes = np.ravel(axes)
     for ax, (label, points) in zip(axes, paths.items()):
-        plot_contours(f, xlim=xlim, ylim=ylim, ax=ax, title=label)
+        plot_contours(f, xlim=xlim, ylim=ylim, ax=ax, title=label, **contour_options)
         plot_trajectory(points, ax=ax, color="C3", label="path (square: start)")
         ax.legend(fontsize="small", loc="lower right")
     if title:

@@ -160,13 +160,15 @@ def plot_stability_region(lrs, betas, stable, *, boundary=None, ax=None, title: 
 
 
 def plot_steps_to_tolerance(sweeps: Mapping, *, theory: Mapping | None = None, marks: Mapping | None = None,
-                            ax=None, title: str | None = None, logy: bool = True):
+                            ax=None, title: str | None = None, logy: bool = True, xlim=None, ylim=None):
     """Steps to tolerance against the learning rate (log x axis), one colour per sweep.
 
     ``sweeps`` maps a label to a ``descent.LRSweep``: its converged runs are dots, runs stopped at
     ``max_steps`` (neither arrived nor diverged) open triangles at ``max_steps``, diverged runs
     crosses along the top. ``theory`` maps the same labels to ``(lrs, steps)`` drawn as a line in the
     sweep's colour; ``marks`` maps a label to a learning rate drawn as a dashed vertical line.
+    ``xlim``/``ylim`` zoom in (e.g. on the bottom of the U, with ``logy=False``). With several
+    sweeps the legend goes beside the axes, off the curves.
 
     Example:
         >>> from course_utils import descent, surfaces
@@ -196,5 +198,11 @@ def plot_steps_to_tolerance(sweeps: Mapping, *, theory: Mapping | None = None, m
     ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
-    return finish(ax, "learning rate η", f"steps until loss ≤ {next(iter(sweeps.values())).tol:g} × start",
-                  title, grid="both")
+    if xlim is not None:
+        ax.set_xlim(*xlim)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    finish(ax, "learning rate η", f"steps until loss ≤ {next(iter(sweeps.values())).tol:g} × start", title, grid="both")
+    if len(sweeps) > 1:
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    return ax
