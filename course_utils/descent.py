@@ -115,6 +115,27 @@ class LRSweep:
         return float(self.lrs[hits[0]]) if hits.size else math.inf
 
 
+def _count_steps(surface, w: np.ndarray, lrs: np.ndarray, tol: float, max_steps: int):
+    """GD from each row of ``w`` (k, n) with its own lr ``lrs[i]``, all at once: (steps, diverged), each (k,)."""
+    start = surface.value(w)
+    steps = np.full(len(lrs), math.inf)
+    diverged = np.zeros(len(lrs), dtype=bool)
+    active = np.ones(len(lrs), dtype=bool)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for step in range(1, int(max_steps) + 1):
+            w[active] -= lrs[active, None] * surface.grad(w[active])
+            loss = surface.value(w)
+            done = active & (loss <= tol * start)
+            steps[done] = step
+            blown = active & ~done & (~np.isfinite(loss) | (np.linalg.norm(w, axis=1) > BLOWUP))
+            diverged |= blown
+            active &= ~(done | blown)
+            if not active.any():
+                break
+        diverged |= active & ~(surface.value(w) <= start)  # never converged and ended above the start
+    return steps, diverged
+
+
 def sweep_lr(surface, w0, lrs, tol: float = 1e-6, max_steps: int = 10_000) -> LRSweep:
     """Run GD from ``w0`` (shape (n,)) with every learning rate in ``lrs`` at once (vectorised).
 
@@ -133,21 +154,50 @@ def sweep_lr(surface, w0, lrs, tol: float = 1e-6, max_steps: int = 10_000) -> LR
     w0 = np.array(w0, dtype=float)
     if w0.ndim != 1:
         raise ValueError(f"w0 must be a vector of shape (n,), got shape {w0.shape}.")
-    start = float(surface.value(w0))
-    w = np.tile(w0, (len(lrs), 1))
-    steps = np.full(len(lrs), math.inf)
-    diverged = np.zeros(len(lrs), dtype=bool)
-    active = np.ones(len(lrs), dtype=bool)
-    with np.errstate(over="ignore", invalid="ignore"):
-        for step in range(1, int(max_steps) + 1):
-            w[active] -= lrs[active, None] * surface.grad(w[active])
-            loss = surface.value(w)
-            done = active & (loss <= tol * start)
-            steps[done] = step
-            blown = active & ~done & (~np.isfinite(loss) | (np.linalg.norm(w, axis=1) > BLOWUP))
-            diverged |= blown
-            active &= ~(done | blown)
-            if not active.any():
-                break
-        diverged |= active & ~(surface.value(w) <= start)  # never converged and ended above the start
+    steps, diverged = _count_steps(surface, np.tile(w0, (len(lrs), 1)), lrs, tol, max_steps)
     return LRSweep(lrs=lrs, steps=steps, diverged=diverged, tol=float(tol), max_steps=int(max_steps))
+
+
+def _as_starts(starts) -> np.ndarray:
+    starts = np.array(starts, dtype=float)
+    if starts.ndim != 2 or len(starts) == 0 or not np.all(np.isfinite(starts)):
+        raise ValueError(f"starts must be finite points of shape (k, n), one per row; got shape {starts.shape}.")
+    return starts
+
+
+def steps_from_starts(surface, starts, lr: float, tol: float = 1e-6, max_steps: int = 10_000) -> np.ndarray:
+    """Steps of GD with one ``lr`` from each row of ``starts`` (k, n) until f(w) ≤ tol · f(start), all at once.
+
+    Returns shape (k,): ``math.inf`` where a run diverged or needed more than ``max_steps``.
+
+    Example:
+        >>> from course_utils.surfaces import make_bowl
+        >>> steps_from_starts(make_bowl((1.0, 10.0)), [[1.0, 0.0], [0.0, 1.0]], lr=0.1).tolist()
+        [66.0, 1.0]
+    """
+    lr, tol = check_lr(lr), check_tol(tol)
+    max_steps = check_int(max_steps, "max_steps", minimum=1)
+    starts = _as_starts(starts)
+    return _count_steps(surface, starts.copy(), np.full(len(starts), lr), tol, max_steps)[0]
+
+
+def run_gd_many(grad: Callable[[np.ndarray], np.ndarray], starts, lr: float, num_steps: int) -> np.ndarray:
+    """Every iterate of GD with one ``lr`` from each row of ``starts`` (k, n), all at once: shape (num_steps + 1, k, n).
+
+    ``grad`` takes points of shape (k, n). No run stops early: a diverging one grows (to ``inf``
+    at worst, without warnings), so keep ``num_steps`` short where the lr may be too large.
+
+    Example:
+        >>> from course_utils.surfaces import make_bowl
+        >>> run_gd_many(make_bowl((1.0, 10.0)).grad, [[1.0, 1.0], [2.0, 0.0]], lr=0.1, num_steps=1)[-1].tolist()
+        [[0.9, 0.0], [1.8, 0.0]]
+    """
+    lr = check_lr(lr)
+    num_steps = check_int(num_steps, "num_steps")
+    w = _as_starts(starts)
+    points = [w]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(num_steps):
+            w = w - lr * np.asarray(grad(w), dtype=float)
+            points.append(w)
+    return np.array(points)

@@ -58,6 +58,11 @@ _TERMS = [
          "Adam corrects its moving averages the same way.", "04"),
     Term("condition number", "The ratio $\\kappa = \\lambda_{\\max}/\\lambda_{\\min}$ of a bowl's largest and "
          "smallest curvature: how much steeper its steepest direction is than its gentlest.", "02"),
+    Term("contour line", "A curve along which the loss has one value (a level set of the loss), as on a map's "
+         "height lines. A bowl's contour lines are ellipses around its minimum, close together where it is steep.",
+         "01"),
+    Term("convergence rate", "The factor by which a run's distance to the minimum shrinks per step, late in the run: "
+         "below 1 the run converges, and the closer to 1, the slower.", "02"),
     Term("convolution", "A layer that slides the same small filter (here 3x3 pixels) over the whole image, so "
          "the same pattern is detected wherever it appears.", "07"),
     Term("covariance", "For a random vector $\\xi$ with mean zero, the matrix $\\mathbb E[\\xi\\xi^\\top]$: its "
@@ -71,12 +76,16 @@ _TERMS = [
          "on every image, whatever the image.", "06"),
     Term("curvature", "How fast the slope changes along a direction: the second derivative of the loss along "
          "it. On a quadratic bowl the curvatures along its axes are the eigenvalues of its matrix.", "01"),
+    Term("diverge", "A run diverges when its loss grows without bound instead of settling. On a bowl it then grows "
+         "by a fixed factor per step, and the numbers soon overflow.", "01"),
     Term("edge of stability", "Where full-batch gradient descent trains on a network (Cohen et al. 2021): the "
          "sharpness stops rising at a value the learning rate sets and hovers there while the loss keeps falling, "
          "unevenly (lesson 08 predicts and measures the value).", "08"),
     Term("effective learning rate", "For SGD with momentum $\\beta$, $\\eta/(1-\\beta)$: the step per unit "
          "gradient on a steady slope, once the momentum buffer has built up. People compare SGD with and without "
          "momentum by it.", "04"),
+    Term("eigenvalue", "The factor $\\lambda$ by which a matrix stretches one of its eigenvectors: $A v = "
+         "\\lambda v$. For a bowl $\\tfrac12 w^\\top A w$ it is the curvature along that eigenvector.", "01"),
     Term("eigenvector", "A direction that a matrix only stretches: $A v = \\lambda v$. The number $\\lambda$ "
          "is its eigenvalue. A bowl's eigenvectors are its axes; the eigenvalues, its curvatures along them.",
          "01"),
@@ -93,12 +102,14 @@ _TERMS = [
          "all the training examples at once: no minibatch noise, the same step from the same weights.", "08"),
     Term("generalization gap", "Accuracy on the training images minus accuracy on held-out images, both "
          "measured the same way: how much better the network does on what it trained on.", "07"),
-    Term("good region", "The learning rates whose result (here the final validation loss) is within a stated "
-         "margin of the best a grid search found: a range, not one number.", "06"),
     Term("good range", "The learning rates of a sweep around the best one whose final loss is at most a fixed "
          "factor (lesson 04: 1.1) above the best: how much room a learning rate has.", "04"),
+    Term("good region", "The learning rates whose result (here the final validation loss) is within a stated "
+         "margin of the best a grid search found: a range, not one number.", "06"),
     Term("gradient", "The vector of a function's partial derivatives: the direction in which the loss rises "
          "fastest. Gradient descent steps against it.", "01"),
+    Term("gradient descent", "The rule $w \\leftarrow w - \\eta\\,\\nabla f(w)$, repeated: each step moves "
+         "against the gradient, by the learning rate times the gradient.", "01"),
     Term("gradient noise scale", "$B_{\\text{simple}} = \\mathrm{tr}(\\Sigma)/|G|^2$: the summed variance of one "
          "example's gradient over the squared length of the full gradient. A minibatch gradient of $B$ examples "
          "has noise $\\mathrm{tr}(\\Sigma)/B$ beside the signal $|G|^2$; the two are equal at $B = B_{\\text{simple}}$ "
@@ -120,6 +131,10 @@ _TERMS = [
          "\\nabla f(w)$: how far each step moves, measured in units of the gradient.", "01"),
     Term("linear scaling rule", "When the batch size is multiplied by $k$, multiply the learning rate by "
          "$k$ (Goyal et al. 2017, for SGD, with a warmup over the first epochs).", "09"),
+    Term("local minimum", "A point lower than everything around it but not the lowest point of the surface. Its "
+         "gradient is zero, so gradient descent can stop there.", "02"),
+    Term("loss", "The number training makes small: a function of the parameters (here $f(w)$), lowest where the "
+         "parameters are best.", "01"),
     Term("minibatch", "The small random set of training examples that one step's gradient is computed on.",
          "03"),
     Term("momentum buffer", "The running sum of past gradients that heavy-ball momentum keeps for each parameter "
@@ -136,6 +151,11 @@ _TERMS = [
          "rate change with its width.", "09"),
     Term("per-example gradient", "The gradient of one training example's loss. Their mean is the full "
          "gradient $G$; their covariance $\\Sigma$ measures how much examples disagree.", "09"),
+    Term("plateau", "A region where the loss is nearly flat. The gradient is small there, so the steps of "
+         "gradient descent are short, and a run can take very long to cross it.", "02"),
+    Term("positive definite", "A symmetric matrix $A$ is positive definite when $w^\\top A w > 0$ for every "
+         "$w \\neq 0$, that is when all its eigenvalues are positive: then $\\tfrac12 w^\\top A w$ is a bowl with "
+         "one minimum, at 0.", "01"),
     Term("power iteration", "Multiply a random vector by a symmetric matrix again and again, normalising each "
          "time: the direction of the eigenvalue of largest magnitude takes over, and $v^\\top A v$ of the unit vector "
          "estimates that eigenvalue.", "08"),
@@ -143,6 +163,8 @@ _TERMS = [
          "step sizes $P^{-1}$ see it. It, not the plain sharpness, meets Adam's stability threshold.", "08"),
     Term("progressive sharpening", "The rise of the sharpness while a network trains with a learning rate below "
          "its edge: stable training tends to move the weights to sharper places.", "08"),
+    Term("quadratic bowl", "The loss $f(w) = \\tfrac12 w^\\top A w$ with $A$ symmetric and positive definite: "
+         "its gradient is $A w$, its minimum is at $w = 0$, and its axes are the eigenvectors of $A$.", "01"),
     Term("range test", "One short training run in which the learning rate grows by the same factor every "
          "step, from tiny to huge, recording the loss of each step (Smith's learning-rate finder); a rule then "
          "reads a learning rate off the curve.", "06"),
@@ -157,9 +179,13 @@ _TERMS = [
     Term("square-root scaling rule", "When the batch size is multiplied by $k$, multiply the learning "
          "rate by $\\sqrt{k}$ (Malladi et al. 2022, for Adam and RMSprop, who also scale $1-\\beta_1$ and "
          "$1-\\beta_2$ by $k$).", "09"),
+    Term("stability limit", "The largest learning rate at which gradient descent still converges from every "
+         "start. Lesson 01 finds that it exists; lesson 02 says where it is on a bowl.", "01"),
     Term("standard parametrization", "SP: what `nn.Linear` and `torch.optim` give by default: every "
          "weight drawn within $\\pm 1/\\sqrt{\\text{fan-in}}$ and every layer stepping with the same learning "
          "rate, whatever the width.", "09"),
+    Term("steps to tolerance", "How many steps a run needs until its loss is at most a fraction `tol` of where it "
+         "started: a measure of speed that does not depend on where the run starts.", "02"),
     Term("trace", "The sum of a square matrix's diagonal entries, $\\mathrm{tr}(A) = \\sum_i A_{ii}$ (also "
          "the sum of its eigenvalues). Two rules it obeys: $\\mathrm{tr}(A + B) = \\mathrm{tr}(A) + \\mathrm{tr}(B)$ "
          "and $\\mathrm{tr}(AB) = \\mathrm{tr}(BA)$; `np.trace(A)` computes it.", "03"),

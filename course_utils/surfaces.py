@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .arguments import check_int, check_positive, check_range
+from .arguments import check_int, check_positive, check_range, check_tol
 
 
 def _as_spd_matrix(A) -> np.ndarray:
@@ -94,6 +94,46 @@ class Quadratic:
         """Worst-case factor per step, max |1 - lr λ|: below 1 means convergence."""
         return float(np.max(np.abs(self.factors(lr))))
 
+    def predicted_steps(self, lrs, w0, tol: float = 1e-6) -> np.ndarray:
+        """Steps of GD from ``w0`` until f ≤ ``tol`` · f(w0), predicted direction by direction; shape of ``lrs``.
+
+        Direction i holds a share s_i of the starting loss, multiplied by (1 - lr λ_i)² per step, so it
+        needs k_i = ln(s_i / tol) / (2 ln(1 / |1 - lr λ_i|)) steps; the prediction is the largest k_i
+        (``math.inf`` where some |1 - lr λ_i| ≥ 1). It is a lower bound of the measured count, which also
+        waits for the sum of the shares, and is exact (before rounding up to whole steps) when one
+        direction holds all the loss.
+
+        Example:
+            >>> bowl = make_bowl((1.0, 10.0), angle_deg=30)
+            >>> float(np.round(bowl.predicted_steps(0.1, [1.0, 1.0], tol=1e-6), 2))
+            62.99
+        """
+        tol = check_tol(tol)
+        w0 = np.asarray(w0, dtype=float)
+        if w0.shape != (self.dim,) or not np.any(w0):
+            raise ValueError(f"w0 must be a non-zero point of shape ({self.dim},), got {w0.tolist()}.")
+        lambdas, vectors = np.linalg.eigh(self.A)
+        share = 0.5 * lambdas * (vectors.T @ w0) ** 2 / float(self.value(w0))
+        factor = np.abs(1 - np.multiply.outer(np.asarray(lrs, dtype=float), lambdas))
+        need = np.log(np.maximum(share, tol) / tol)   # 0 for a direction that starts below tol
+        with np.errstate(divide="ignore", invalid="ignore"):
+            steps = need / (2 * np.log(1 / factor))
+        steps = np.where(factor < 1, steps, np.where(share > 0, np.inf, 0.0))
+        return steps.max(axis=-1)
+
+    def diagonally_rescaled(self) -> "Quadratic":
+        """The same bowl in the coordinates u_i = sqrt(A_ii) w_i, which make every diagonal entry 1.
+
+        This is the best a per-coordinate rescaling can do for a 2D bowl's condition number (it
+        equalises the two diagonal entries); rescaling cannot turn a bowl's axes.
+
+        Example:
+            >>> round(make_bowl((1.0, 10.0), angle_deg=0).diagonally_rescaled().condition_number, 6)
+            1.0
+        """
+        scale = 1 / np.sqrt(np.diag(self.A))
+        return Quadratic(self.A * np.outer(scale, scale))
+
     def level_curve(self, level: float, num_points: int = 90) -> np.ndarray:
         """The closed curve f(w) = ``level`` of a 2D bowl, as ``num_points`` points of shape (num_points, 2).
 
@@ -114,6 +154,24 @@ class Quadratic:
         theta = np.linspace(0.0, 2 * np.pi, int(num_points))
         unit = np.stack([np.cos(theta), np.sin(theta)], axis=-1)
         return (unit * np.sqrt(2 * level / lambdas)) @ vectors.T
+
+
+def start_directions(num: int, radius: float = 1.0) -> np.ndarray:
+    """``num`` starts at distance ``radius`` from the origin, at evenly spaced angles over half a turn, (num, 2).
+
+    On a bowl gradient descent from -w is the mirror image of the run from w, and turning the bowl is
+    the same as turning the start, so these starts stand for every start at that distance and every
+    tilt of the bowl. The angles are offset by half a spacing, so that no start lies on the
+    coordinate axes.
+
+    Example:
+        >>> start_directions(4).round(3).tolist()
+        [[0.924, 0.383], [0.383, 0.924], [-0.383, 0.924], [-0.924, 0.383]]
+    """
+    num = check_int(num, "num", minimum=1)
+    radius = check_positive(radius, "radius")
+    angles = (np.arange(num) + 0.5) * np.pi / num
+    return radius * np.stack([np.cos(angles), np.sin(angles)], axis=-1)
 
 
 def make_bowl(lambdas=(1.0, 10.0), angle_deg: float = 0.0) -> Quadratic:

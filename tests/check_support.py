@@ -43,3 +43,18 @@ def shown(message: str, expected, *, besides=(), rtol: float = 1e-3) -> list:
     besides = np.ravel(np.asarray(besides, dtype=float)) if len(np.ravel(besides)) else np.array([np.nan])
     return [x for x in numbers_in(message)
             if np.any(np.isclose(x, expected, rtol=rtol, atol=0)) and not np.any(np.isclose(x, besides, rtol=rtol))]
+
+
+def fails_with(check, wrong, message: str, secrets=SECRETS) -> None:
+    """Assert that ``wrong`` fails ``check`` with ``message``: in the notebook (its check line says FAILED) and
+    judged apart on the hidden variant of each of ``secrets``."""
+    try:
+        check(wrong)
+    except AssertionError as err:
+        text = str(err)
+    else:
+        raise AssertionError(f"{check.name}: a wrong answer passed the notebook's check")
+    assert text.startswith(f"[check {check.id}] {check.name}: FAILED") and message in text, text
+    for secret in secrets:
+        status, graded = judged_apart(check, wrong, hidden_variant(secret))
+        assert status == "failed" and message in graded, (secret, status, graded)

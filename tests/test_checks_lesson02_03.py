@@ -1,10 +1,12 @@
-"""Checks 02.1 (max_stable_lr), 02.2 (best_lr) and 03.1 (train_sgd): right answers pass the visible variant and
+"""Checks 02.1 (max_stable_lr), 02.2 (best_lr), 02.3 (steps_at_best) and 03.1 (train_sgd): right answers pass the visible variant and
 hidden ones judged apart, each recognised mistake fails with its message, memorised answers fail the hidden
 variant, and no message shows the expected answer."""
+import math
+
 import numpy as np
 import pytest
 import torch
-from check_support import SECRETS, judged_apart, shown, verdict_of
+from check_support import SECRETS, drawn_from_the_secret, fails_with, judged_apart, shown, verdict_of
 
 from course_utils import checks
 from course_utils.checks import hidden_variant, lesson02, lesson03
@@ -137,6 +139,71 @@ def test_failure_messages_never_show_the_expected_answer():
                     expected = [want, *lambdas] if variant.hidden else [want]   # the visible bowl has λ = 1
                     assert not shown(message, expected, besides=[A.shape[0], *np.ravel(wrong)]), message
                     assert "λ_max" not in message and "λ_min" not in message and "eigvalsh" not in message
+
+
+def good_steps_at_best(kappa, tol):
+    rate = (kappa - 1) / (kappa + 1)
+    return math.ceil(math.log(tol) / (2 * math.log(rate)))
+
+
+def test_steps_at_best_is_what_gradient_descent_measures_at_the_best_lr():
+    # the prediction is exact: at the best lr both factors have the same size, so from any start the loss
+    # is multiplied by the rate squared every step
+    from course_utils import descent, surfaces
+
+    for case in checks.steps_at_best.cases(checks.VISIBLE) + checks.steps_at_best.cases(hidden_variant(SECRETS[0])):
+        bowl = surfaces.make_bowl((1.0, case["kappa"]), angle_deg=30.0)
+        for start in surfaces.start_directions(3):
+            measured = descent.steps_to_tolerance(bowl, start, bowl.best_lr, tol=case["tol"], max_steps=100_000)
+            assert measured == good_steps_at_best(case["kappa"], case["tol"])
+
+
+@pytest.mark.parametrize("secret", SECRETS)
+def test_steps_at_best_right_answer_passes_hidden_variants_judged_apart(secret):
+    assert judged_apart(checks.steps_at_best, good_steps_at_best, hidden_variant(secret)) == ("passed", "")
+    assert judged_apart(checks.steps_at_best, lambda k, t: float(good_steps_at_best(k, t)),
+                        hidden_variant(secret)) == ("passed", "")
+    assert drawn_from_the_secret(checks.steps_at_best)
+
+
+def _rate(kappa):
+    return (kappa - 1) / (kappa + 1)
+
+
+STEPS_MISTAKES = [
+    (lambda k, t: math.ceil(math.log(t) / math.log(_rate(k))), "quadratic in the distance"),
+    (lambda k, t: good_steps_at_best(k, t) - 1, "count the first step"),
+    (lambda k, t: math.ceil(k * math.log(1 / t) / 4), "approximation"),
+    (lambda k, t: math.ceil(math.log(t) / (2 * math.log(1 - 1 / k))), "not the one at the best learning rate"),
+    (lambda k, t: math.log(t) / (2 * math.log(_rate(k))), "whole number"),
+    (lambda k, t: 3 * good_steps_at_best(k, t) + 1, "not right"),
+]
+
+
+@pytest.mark.parametrize("wrong, message", STEPS_MISTAKES)
+def test_each_steps_at_best_mistake_fails_with_its_message(wrong, message):
+    fails_with(checks.steps_at_best, wrong, message, secrets=SECRETS[1:])
+
+
+def test_steps_at_best_memorised_not_attempted_crash_and_messages_without_the_answer():
+    answers = {(c["kappa"], c["tol"]): good_steps_at_best(c["kappa"], c["tol"])
+               for c in checks.steps_at_best.cases(checks.VISIBLE)}
+    memorised = lambda k, t: answers.get((k, t), 100)  # noqa: E731
+    assert judged_apart(checks.steps_at_best, memorised, checks.VISIBLE) == ("passed", "")
+    assert judged_apart(checks.steps_at_best, memorised, hidden_variant(SECRETS[0]))[0] == "failed"
+
+    def stub(kappa, tol):
+        raise NotImplementedError
+
+    assert judged_apart(checks.steps_at_best, stub, hidden_variant(SECRETS[0]))[0] == "not attempted"
+    assert checks.steps_at_best.grade(lambda k, t: math.log(-t))[0] == "failed"
+    for variant in (checks.VISIBLE, hidden_variant(SECRETS[1])):
+        for case in checks.steps_at_best.cases(variant):
+            want = good_steps_at_best(case["kappa"], case["tol"])
+            for wrong in (want + 7, 2 * want, want - 1, max(want // 2, 1) + 0.5):
+                status, message = verdict_of(checks.steps_at_best, case, wrong)
+                assert status == "failed"
+                assert not shown(message, [want], besides=[case["kappa"], case["tol"], wrong]), message
 
 
 # ----------------------------------------------------------------------------- 03.1

@@ -1,4 +1,4 @@
-"""Checks 03.2 (predict_floor) and 03.3 (diagnose_run): right answers pass the visible and hidden variants
+"""Checks 03.2 (predict_floor) and 03.3 (diagnose_sgd_run): right answers pass the visible and hidden variants
 judged apart, each recognised mistake fails with its message, memorised answers fail hidden variants, stubs
 count as not attempted, and no failure message shows the expected value. (03.1 is tested with lesson 02's
 checks in test_checks_lesson02_03.py.)"""
@@ -26,27 +26,27 @@ def good_diagnose_run(losses):
 @pytest.fixture(scope="module")
 def diagnosis_cases():
     """The cases of 03.3 (real SGD runs, a few seconds each set): visible and both secrets."""
-    return {variant: lesson03.diagnose_run.cases(variant)
+    return {variant: lesson03.diagnose_sgd_run.cases(variant)
             for variant in (checks.VISIBLE, hidden_variant(SECRETS[0]), hidden_variant(SECRETS[1]))}
 
 
 def test_correct_answers_pass_in_the_notebook(capsys):
     checks.predict_floor(good_predict_floor)
-    checks.diagnose_run(good_diagnose_run)
+    checks.diagnose_sgd_run(good_diagnose_run)
     assert capsys.readouterr().out.splitlines() == ["[check 03.2] predict_floor: PASSED",
-                                                    "[check 03.3] diagnose_run: PASSED"]
+                                                    "[check 03.3] diagnose_sgd_run: PASSED"]
 
 
 @pytest.mark.parametrize("secret", SECRETS)
 def test_correct_answers_pass_hidden_variants_judged_apart(secret):
     variant = hidden_variant(secret)
     assert judged_apart(checks.predict_floor, good_predict_floor, variant) == ("passed", "")
-    assert judged_apart(checks.diagnose_run, good_diagnose_run, variant) == ("passed", "")
+    assert judged_apart(checks.diagnose_sgd_run, good_diagnose_run, variant) == ("passed", "")
 
 
 def test_hidden_cases_are_drawn_from_the_secret():
     assert drawn_from_the_secret(checks.predict_floor)
-    assert drawn_from_the_secret(checks.diagnose_run)
+    assert drawn_from_the_secret(checks.diagnose_sgd_run)
 
 
 def test_the_floor_formula_is_the_regression_modules():
@@ -84,7 +84,7 @@ def test_each_floor_mistake_fails_with_its_message(wrong, message):
 ])
 def test_each_diagnosis_mistake_fails_with_its_message(wrong, message):
     with pytest.raises(AssertionError, match=r"\[check 03.3\] diagnose_run: FAILED") as err:
-        checks.diagnose_run(wrong)
+        checks.diagnose_sgd_run(wrong)
     assert message in str(err.value)
 
 
@@ -107,10 +107,10 @@ def test_memorised_answers_pass_visible_and_fail_hidden(diagnosis_cases):
     assert judged_apart(checks.predict_floor, memorised_floor, checks.VISIBLE) == ("passed", "")
     visible = {c["losses"][-1]: good_diagnose_run(c["losses"]) for c in diagnosis_cases[checks.VISIBLE]}
     memorised_runs = lambda losses: visible.get(losses[-1], "at its floor")  # noqa: E731
-    assert judged_apart(checks.diagnose_run, memorised_runs, checks.VISIBLE) == ("passed", "")
+    assert judged_apart(checks.diagnose_sgd_run, memorised_runs, checks.VISIBLE) == ("passed", "")
     for secret in SECRETS:
         assert judged_apart(checks.predict_floor, memorised_floor, hidden_variant(secret))[0] == "failed"
-        assert judged_apart(checks.diagnose_run, memorised_runs, hidden_variant(secret))[0] == "failed"
+        assert judged_apart(checks.diagnose_sgd_run, memorised_runs, hidden_variant(secret))[0] == "failed"
     hidden = [diagnosis_cases[hidden_variant(s)] for s in SECRETS]
     kinds = [[good_diagnose_run(c["losses"]) for c in cases] for cases in hidden]
     # a constant answer passes only a variant whose runs are all of that kind; the hidden variants mix all three
@@ -121,13 +121,13 @@ def test_not_attempted_and_crashes():
     def stub(*args):
         raise NotImplementedError
 
-    for check in (checks.predict_floor, checks.diagnose_run):
+    for check in (checks.predict_floor, checks.diagnose_sgd_run):
         with pytest.raises(NotImplementedError):
             check(stub)
         assert judged_apart(check, stub, hidden_variant(SECRETS[0]))[0] == "not attempted"
     status, message = judged_apart(checks.predict_floor, lambda lr, b, H, S: np.linalg.inv(np.zeros((2, 2))), checks.VISIBLE)
     assert status == "failed" and message.startswith("your code raised LinAlgError")
-    status, message = judged_apart(checks.diagnose_run, lambda losses: losses[10 ** 6], checks.VISIBLE)
+    status, message = judged_apart(checks.diagnose_sgd_run, lambda losses: losses[10 ** 6], checks.VISIBLE)
     assert status == "failed" and message.startswith("your code raised IndexError")
 
 
@@ -145,5 +145,5 @@ def test_failure_messages_never_show_the_expected_value(diagnosis_cases):
         for case in cases:
             right = good_diagnose_run(case["losses"])
             for wrong in set(lesson03.DIAGNOSES) - {right}:
-                status, message = verdict_of(checks.diagnose_run, case, wrong)
+                status, message = verdict_of(checks.diagnose_sgd_run, case, wrong)
                 assert status == "failed" and repr(right) not in message, message

@@ -1006,8 +1006,11 @@ WRONG = {
     "01.1": lambda w, grad, lr: w - 2 * lr * grad,
     "01.2": lambda grad_fn, w0, lr, n: np.array([np.asarray(w0, float) - 0.5 * k * lr * grad_fn(w0)
                                                   for k in range(n + 1)]),
+    "01.3": lambda lr, lambdas: float(np.max(np.abs(1 - lr * np.asarray(lambdas)))),   # the factor, not squared
+    "01.4": lambda points, losses: "too large" if losses[-1] > losses[0] else "moderate",   # the loss alone
     "02.1": lambda A: 2.0 / np.max(np.diag(A)),
     "02.2": lambda A: 1.0 / np.linalg.eigvalsh(A).max(),
+    "02.3": lambda kappa, tol: int(np.ceil(np.log(tol) / np.log((kappa - 1) / (kappa + 1)))),   # the distance, not the loss
 }
 
 

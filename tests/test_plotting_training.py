@@ -25,7 +25,7 @@ def test_the_package_offers_every_figure_of_its_modules():
             if name.startswith("plot_") and inspect.isfunction(value) and value.__module__ == module.__name__:
                 public.add(name)
                 assert getattr(plotting, name) is value, name
-    assert public <= set(plotting.__all__) and len(public) == 18
+    assert public <= set(plotting.__all__) and len(public) >= 18   # the 18 of the package's split, and those lessons add
     assert set(plotting.__all__) - public == {"RULE_COLORS", "point_on_curve"}
 
 

@@ -27,9 +27,11 @@ def test_correct_matches_evaluate_and_keeps_the_order_and_the_mode():
 
 def test_table_text_and_html():
     t = tables.Table([{"lr": "0.01", "note": "a<b"}, {"lr": "0.1", "note": "x"}], caption="runs")
-    assert str(t).splitlines() == ["runs", "  lr | note", "0.01 |  a<b", " 0.1 |    x"]
+    assert str(t).splitlines() == ["runs", "lr    note", "0.01  a<b", "0.1   x"]
     html = t._repr_html_()
     assert "<caption>runs</caption>" in html and "a&lt;b" in html and html.count("<tr>") == 3
     for bad in ([], [{"a": 1}, {"b": 2}], ["row"]):
         with pytest.raises(ValueError, match="non-empty list of dicts"):
             tables.Table(bad)
+    with pytest.raises(ValueError, match="every row needs 2 cells"):
+        tables.Table(["a", "b"], [[1, 2], [3]])

@@ -128,3 +128,59 @@ def test_plateau_surface_rejects_bad_parameters():
         surfaces.PlateauSurface(trap_width=0.0)
     with pytest.raises(ValueError, match="trap_center"):
         surfaces.PlateauSurface(trap_center=(1.0, 2.0, 3.0))
+
+
+@pytest.mark.parametrize("seed, dim", CASES[::3])
+def test_predicted_steps_are_a_tight_lower_bound_of_the_measured_ones(seed, dim):
+    bowl = random_spd(seed, dim)
+    w0 = _start(bowl, seed)
+    lrs = np.geomspace(0.05, 1.2, 40) * bowl.max_stable_lr
+    sweep = descent.sweep_lr(bowl, w0, lrs, tol=1e-8, max_steps=50_000)
+    predicted = bowl.predicted_steps(lrs, w0, tol=1e-8)
+    stable = lrs < bowl.max_stable_lr
+    assert np.all(np.isinf(predicted[~stable])) and np.all(np.isfinite(predicted[stable]))
+    ok = np.isfinite(sweep.steps)
+    ratio = sweep.steps[ok] / np.ceil(predicted[ok])
+    assert ratio.min() >= 1 and ratio.max() < 1 + 0.05 + dim / predicted[ok].min()
+
+
+def test_predicted_steps_are_exact_when_one_direction_holds_the_loss():
+    bowl = surfaces.make_bowl((1.0, 10.0), angle_deg=30.0)
+    gentle = np.linalg.eigh(bowl.A)[1][:, 0]
+    for lr in (0.01, 0.1, 0.19):
+        exact = math.log(1e-6) / (2 * math.log(abs(1 - lr * bowl.lambda_min)))
+        assert bowl.predicted_steps(lr, gentle, tol=1e-6) == pytest.approx(exact, rel=1e-9)
+        assert descent.steps_to_tolerance(bowl, gentle, lr, tol=1e-6, max_steps=10**5) == math.ceil(exact)
+    with pytest.raises(ValueError, match="non-zero point"):
+        bowl.predicted_steps(0.1, [0.0, 0.0])
+
+
+def test_many_starts_at_once_are_the_runs_one_by_one():
+    bowl = surfaces.make_bowl((1.0, 10.0), angle_deg=30.0)
+    starts = surfaces.start_directions(7, radius=2.0)
+    many = descent.run_gd_many(bowl.grad, starts, 0.19, 30)
+    steps = descent.steps_from_starts(bowl, starts, 0.12, tol=1e-8)
+    for i, start in enumerate(starts):
+        assert np.allclose(many[:, i], descent.run_gd(bowl.grad, start, 0.19, 30).points, rtol=1e-12, atol=1e-15)
+        assert steps[i] == descent.steps_to_tolerance(bowl, start, 0.12, tol=1e-8)
+    assert np.all(np.isinf(descent.steps_from_starts(bowl, starts, 0.25)))
+    with pytest.raises(ValueError, match="one per row"):
+        descent.run_gd_many(bowl.grad, [1.0, 2.0], 0.1, 3)
+
+
+def test_start_directions_cover_half_a_turn_off_the_axes():
+    starts = surfaces.start_directions(12, radius=3.0)
+    angles = np.degrees(np.arctan2(starts[:, 1], starts[:, 0]))
+    assert np.allclose(np.linalg.norm(starts, axis=1), 3.0)
+    assert np.allclose(np.diff(angles), 15.0) and angles[0] == pytest.approx(7.5)
+    assert np.all(np.abs(starts) > 1e-9)
+
+
+@pytest.mark.parametrize("angle, kappa", [(0.0, 10.0), (10.0, 10.0), (30.0, 100.0), (75.0, 5.0)])
+def test_diagonal_rescaling_is_the_best_per_coordinate_scale_of_a_2d_bowl(angle, kappa):
+    A = surfaces.make_bowl((1.0, kappa), angle_deg=angle).A
+    rescaled = surfaces.Quadratic(A).diagonally_rescaled()
+    assert np.allclose(np.diag(rescaled.A), 1.0)
+    scanned = min(np.linalg.cond(np.diag([1.0, r]) @ A @ np.diag([1.0, r])) for r in np.geomspace(1e-2, 1e2, 4001))
+    assert rescaled.condition_number <= scanned * (1 + 1e-9)
+    assert rescaled.condition_number == pytest.approx(scanned, rel=1e-3)

@@ -8,9 +8,9 @@ Example (in a notebook, after the learner defined ``gd_step``):
     [check 01.1] gd_step: PASSED
 """
 from ._core import REGISTRY, VISIBLE, Check, CheckFailed, Variant, hidden_variant, hint
-from .lesson01 import gd_step, run_gd
-from .lesson02 import best_lr, max_stable_lr
-from .lesson03 import diagnose_run, predict_floor, train_sgd
+from .lesson01 import diagnose_run, gd_step, loss_factor, run_gd
+from .lesson02 import best_lr, max_stable_lr, steps_at_best
+from .lesson03 import diagnose_sgd_run, predict_floor, train_sgd
 from .lesson04 import adam, heavy_ball_max_lr, momentum_sgd, yours_or_ours
 from .lesson05 import plateau_reductions, warmup_cosine_lr
 from .lesson06 import first_rise_lr, smooth_losses, steepest_lr
@@ -19,7 +19,8 @@ from .lesson08 import edge_sharpness, hessian_vector_product, largest_stable_lr,
 from .lesson09 import mup_scaling, noise_scale_estimate, predict_lr
 
 __all__ = ["REGISTRY", "VISIBLE", "Check", "CheckFailed", "Variant", "hidden_variant", "hint",
-           "gd_step", "run_gd", "max_stable_lr", "best_lr", "train_sgd", "predict_floor", "diagnose_run", "momentum_sgd", "heavy_ball_max_lr",
+           "gd_step", "run_gd", "loss_factor", "diagnose_run", "max_stable_lr", "best_lr", "steps_at_best",
+           "train_sgd", "predict_floor", "diagnose_sgd_run", "momentum_sgd", "heavy_ball_max_lr",
            "adam", "yours_or_ours", "warmup_cosine_lr", "plateau_reductions", "smooth_losses", "steepest_lr", "first_rise_lr",
            "generalization_gap", "pick_best_lr",
            "hessian_vector_product", "power_iteration", "largest_stable_lr", "edge_sharpness", "predict_lr", "noise_scale_estimate", "mup_scaling"]

@@ -1,15 +1,18 @@
-"""Checks for lesson 02, stability and the best learning rate.
+"""Checks for lesson 02, stability and the best learning rate: three predictions the lesson then measures.
 
-Both exercises read a learning rate off a symmetric positive-definite matrix ``A``. The inputs are
+02.1 and 02.2 read a learning rate off a symmetric positive-definite matrix ``A``. The inputs are
 matrices with random axes (never diagonal, so their diagonal is not their eigenvalues); the
-expected learning rate comes from the eigenvalues, computed where the grade is decided.
+expected learning rate comes from the eigenvalues, computed where the grade is decided. 02.3
+predicts the steps the best learning rate needs from the condition number alone.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from ..surfaces import Quadratic, make_bowl
-from ._core import Check, Variant, as_array, expect, expect_close, register
+from ._core import Check, Variant, as_array, as_number, expect, expect_close, register
 
 
 def _random_spd(rng: np.random.Generator, dim: int, kappa: float, scale: float | None = None) -> np.ndarray:
@@ -35,7 +38,7 @@ def matrices(variant: Variant, exercise_id: str) -> list[np.ndarray]:
 class LrOfMatrix(Check):
     """A learning rate read off a matrix: ``answer(A)`` for each matrix, judged against the eigenvalues."""
 
-    kind = "implement"
+    kind = "predict"
     general = ""   # what to re-read when the answer is wrong in no known way
 
     def expected(self, lambdas: np.ndarray) -> float:
@@ -79,7 +82,7 @@ _DIAGONAL = ("that uses the diagonal of A, which holds its eigenvalues only when
 class MaxStableLr(LrOfMatrix):
     id, name, points = "02.1", "max_stable_lr", 1
     general = ("Re-read 'One direction at a time' in lesson 02: each eigen-direction of A has its own factor per "
-               "step, and stability needs every one of them to shrink its coordinate.")
+               "step, and a run converges from every start only if every one of them shrinks its coordinate.")
     hints = (
         "Work in the eigenvectors of A: along each one, a step of gradient descent multiplies the distance to "
         "the minimum by its own factor, which depends on the learning rate and that direction's eigenvalue.",
@@ -106,8 +109,8 @@ class MaxStableLr(LrOfMatrix):
 
 class BestLr(LrOfMatrix):
     id, name, points = "02.2", "best_lr", 1
-    general = ("Re-read the points on speed and on the best fixed learning rate in 'One direction at a time' in "
-               "lesson 02: the slowest direction decides, and only two of A's eigenvalues matter.")
+    general = ("Re-read exercise 02.2's text in lesson 02: the worst factor (the convergence rate) decides the "
+               "speed, and only two of A's eigenvalues can give the worst factor.")
     hints = (
         "The worst direction decides the speed: after each step the distance along the slowest-shrinking "
         "eigen-direction is what is left. Which two directions can be the worst?",
@@ -132,5 +135,66 @@ class BestLr(LrOfMatrix):
         }
 
 
+class StepsAtBest(Check):
+    id, name, points, kind = "02.3", "steps_at_best", 1, "predict"
+    hints = (
+        "At the best learning rate both directions shrink by the same size of factor per step: the rate printed "
+        "after exercise 02.2. By what is each direction's part of the loss multiplied per step, and so the whole loss?",
+        "After k steps the loss is its start times that loss factor to the power k, whatever the start. Find the "
+        "smallest whole k for which this is at most tol times the start (logarithms turn the power into a product).",
+        "Both logarithms are of numbers below 1, so both are negative: dividing one by the other gives a positive "
+        "number of steps. math.ceil rounds up to the next whole step.",
+    )
+
+    def cases(self, variant):
+        if not variant.hidden:
+            rows = [(10.0, 1e-10), (2.0, 1e-6), (100.0, 1e-8), (30.0, 1e-3), (4.5, 0.05), (1.5, 1e-12)]
+        else:
+            rng = variant.rng(self.id, "cases")
+            rows = []
+            while len(rows) < 6:
+                low = math.log(1.5 if rows else 1.2)
+                kappa = math.exp(rng.uniform(low, math.log(2.5 if not rows else 500.0)))
+                tol = 10 ** rng.uniform(-12.0, -1.3)
+                exact = _exact_steps(kappa, tol)
+                if abs(exact - round(exact)) < 1e-6:    # next to a whole number, where rounding is fragile
+                    continue
+                if not rows and math.ceil(exact) == math.ceil(kappa * math.log(1 / tol) / 4):
+                    continue                             # one case where the large-κ approximation is off
+                rows.append((kappa, tol))
+        return [{"kappa": float(k), "tol": float(t)} for k, t in rows]
+
+    def respond(self, steps_at_best, case):
+        return steps_at_best(case["kappa"], case["tol"])
+
+    def judge(self, case, value):
+        kappa, tol = case["kappa"], case["tol"]
+        what = f"steps_at_best(kappa={kappa:.4g}, tol={tol:.3g})"
+        got = as_number(value, what)
+        expect(math.isfinite(got) and got == round(got),
+               f"{what} should be a whole number of steps (the first step at which the loss is at most tol times "
+               "its start).")
+        rate = (kappa - 1) / (kappa + 1)
+        want = math.ceil(_exact_steps(kappa, tol))
+        expect_close(got, want, what=what, rtol=0, atol=0.5,
+                     hint="Re-read what the rate (κ-1)/(κ+1) measures, and how the loss depends on the coordinates.",
+                     mistakes={
+                         "that is when the distance to the minimum reaches tol of its start; the loss is quadratic "
+                         "in the distance.": math.ceil(math.log(tol) / math.log(rate)),
+                         "after that many steps the loss is still just above tol times its start: count the first "
+                         "step at which it is at or below.": want - 1,
+                         "that uses an approximation of the rate's logarithm that holds for large κ only; the "
+                         "question asks for the exact count.": math.ceil(kappa * math.log(1 / tol) / 4),
+                         "that rate is not the one at the best learning rate: there the gentle and the steep "
+                         "direction shrink equally fast.": math.ceil(math.log(tol) / (2 * math.log(1 - 1 / kappa))),
+                     })
+
+
+def _exact_steps(kappa: float, tol: float) -> float:
+    """The real k at which ((κ-1)/(κ+1))^(2k) = tol: the loss factor per step at the best lr is the rate squared."""
+    return math.log(tol) / (2 * math.log((kappa - 1) / (kappa + 1)))
+
+
 max_stable_lr = register(MaxStableLr())
 best_lr = register(BestLr())
+steps_at_best = register(StepsAtBest())

@@ -258,7 +258,8 @@ def _diagnosis_case(spec, kind, rng, num_steps, batch_size, eval_every, seed):
 
 
 class DiagnoseRun(Check):
-    id, name, points, kind = "03.3", "diagnose_run", 2, "diagnose"
+    id, name, points, kind = "03.3", "diagnose_sgd_run", 2, "diagnose"
+    answer = "diagnose_run"          # the learner's function (lesson 01 has a check of its own named diagnose_run)
     hints = (
         "Look at the four runs of the figure first and say in words what tells them apart: where each ends "
         "compared with where it started, and whether it is still going down at the end.",
@@ -301,4 +302,4 @@ class DiagnoseRun(Check):
 
 
 predict_floor = register(PredictFloor())
-diagnose_run = register(DiagnoseRun())
+diagnose_sgd_run = register(DiagnoseRun())

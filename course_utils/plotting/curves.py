@@ -1,4 +1,5 @@
-"""Values against the step: loss curves (one line per run) and the sharpness beside its stability threshold.
+"""Values against the step: loss curves (one line per run) and the sharpness beside its stability threshold;
+measured points beside the lines of a theory, against any x.
 
 Example:
     >>> ax = plot_curves({"lr 0.1": [1.0, 0.5, 0.25], "lr 0.01": [1.0, 0.9, 0.8]})
@@ -43,3 +44,27 @@ def plot_sharpness(runs: Mapping[str, tuple], thresholds: Mapping[str, float] | 
             ax.axhline(thresholds[label], color=line.get_color(), linestyle="--", linewidth=1.2,
                        label=f"{label}: {threshold_name} = {thresholds[label]:.4g}")
     return finish(ax, "step", "sharpness λ_max", title)
+
+
+def plot_against(x, points: Mapping[str, Sequence[float]], lines: Mapping[str, Sequence[float]] | None = None, *,
+                 xlabel: str, ylabel: str, logx: bool = False, logy: bool = False, ax=None, title: str | None = None):
+    """Measured ``points`` (label -> values at ``x``) as markers and ``lines`` (label -> values at ``x``,
+    e.g. a theory or a fit) as lines, against the same ``x``.
+
+    Example:
+        >>> ax = plot_against([1, 2, 4], {"measured": [1.1, 2.0, 4.1]}, {"theory": [1, 2, 4]}, xlabel="κ",
+        ...                   ylabel="steps", logx=True)
+        >>> [line.get_label() for line in ax.get_lines()]
+        ['measured', 'theory']
+    """
+    ax = new_axes(ax, figsize=(6, 4.2))
+    x = np.asarray(x, dtype=float)
+    for (label, values), marker in zip(points.items(), "osD^v"):
+        ax.plot(x, np.asarray(values, dtype=float), marker, ms=6, label=label)
+    for (label, values), style in zip((lines or {}).items(), ("-", "--", ":", "-.")):
+        ax.plot(x, np.asarray(values, dtype=float), style, lw=1.5, label=label)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    return finish(ax, xlabel, ylabel, title, grid="both" if (logx or logy) else "major")

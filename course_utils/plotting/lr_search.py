@@ -1,5 +1,6 @@
-"""Which learning rates work: loss against lr for sweeps, range tests and grid searches, each with its
-good region and suggestions marked, and the stable cells of an (lr, momentum) grid (lessons 04, 06).
+"""Which learning rates work: steps to a tolerance against lr on a bowl (lesson 02), loss against lr for
+sweeps, range tests and grid searches, each with its good region and suggestions marked, and the stable
+cells of an (lr, momentum) grid (lessons 04, 06).
 
 Example:
     >>> ax = plot_grid_search([1e-4, 1e-3, 1e-2], [2.1, 1.6, 2.4], good_region=(1e-3, 1e-3))
@@ -225,4 +226,53 @@ def plot_stability_region(lrs, betas, stable, *, boundary=None, ax=None, title: 
     ax.legend(handles=handles, fontsize="small", loc="upper left")
     if title:
         ax.set_title(title)
+    return ax
+
+
+def plot_steps_to_tolerance(sweeps: Mapping, *, theory: Mapping | None = None, marks: Mapping | None = None,
+                            ax=None, title: str | None = None, logy: bool = True, xlim=None, ylim=None):
+    """Steps to tolerance against the learning rate (log x axis), one colour per sweep.
+
+    ``sweeps`` maps a label to a ``descent.LRSweep``: its converged runs are dots, runs stopped at
+    ``max_steps`` (neither arrived nor diverged) open triangles at ``max_steps``, diverged runs
+    crosses along the top. ``theory`` maps the same labels to ``(lrs, steps)`` drawn as a line in the
+    sweep's colour; ``marks`` maps a label to a learning rate drawn as a dashed vertical line.
+    ``xlim``/``ylim`` zoom in (e.g. on the bottom of the U, with ``logy=False``). With several
+    sweeps the legend goes beside the axes, off the curves.
+
+    Example:
+        >>> from course_utils import descent, surfaces
+        >>> sweep = descent.sweep_lr(surfaces.make_bowl((1.0, 10.0)), [1.0, 1.0], [0.05, 0.18, 0.25])
+        >>> ax = plot_steps_to_tolerance({"κ = 10": sweep}, marks={"2/λ_max": 0.2})
+        >>> [line.get_label() for line in ax.get_lines()][:2]
+        ['κ = 10: measured', 'κ = 10: diverged']
+    """
+    ax = new_axes(ax, figsize=(7, 4.5))
+    finite = np.concatenate([s.steps[np.isfinite(s.steps)] for s in sweeps.values()])
+    top = 2 * finite.max() if finite.size else 1.0
+    for label, sweep in sweeps.items():
+        lrs, steps = np.asarray(sweep.lrs), np.asarray(sweep.steps)
+        ok, diverged = np.isfinite(steps), np.asarray(sweep.diverged)
+        stopped = ~ok & ~diverged
+        (dots,) = ax.plot(lrs[ok], steps[ok], "o", ms=3.5, label=f"{label}: measured")
+        color = dots.get_color()
+        if diverged.any():
+            ax.plot(lrs[diverged], np.full(diverged.sum(), top), "x", color=color, label=f"{label}: diverged")
+        if stopped.any():
+            ax.plot(lrs[stopped], np.full(stopped.sum(), sweep.max_steps), "^", color=color, mfc="none",
+                    label=f"{label}: stopped at max_steps = {sweep.max_steps}")
+        if theory and label in theory:
+            ax.plot(*theory[label], "-", color=color, lw=1.2, alpha=0.8, label=f"{label}: theory")
+    for (label, lr), style in zip((marks or {}).items(), ("--", ":", "-.", (0, (5, 1)))):
+        ax.axvline(lr, color="0.2", linestyle=style, linewidth=1, label=f"{label} = {lr:.4g}")
+    ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    if xlim is not None:
+        ax.set_xlim(*xlim)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    finish(ax, "learning rate η", f"steps until loss ≤ {next(iter(sweeps.values())).tol:g} × start", title, grid="both")
+    if len(sweeps) > 1:
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return ax
