@@ -83,7 +83,7 @@ def test_each_floor_mistake_fails_with_its_message(wrong, message):
     (lambda losses: 2, "return one of"),
 ])
 def test_each_diagnosis_mistake_fails_with_its_message(wrong, message):
-    with pytest.raises(AssertionError, match=r"\[check 03.3\] diagnose_run: FAILED") as err:
+    with pytest.raises(AssertionError, match=r"\[check 03.3\] diagnose_sgd_run: FAILED") as err:
         checks.diagnose_sgd_run(wrong)
     assert message in str(err.value)
 

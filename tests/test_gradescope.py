@@ -33,12 +33,15 @@ import nbformat
 import pytest
 
 from course_utils import _course, data
+from course_utils import grading
 from course_utils.grading import gradescope, submission
 from course_utils.grading.results import ExerciseResult, SubmissionResult
 from test_grading import GOOD_RUN, ISOLATION, WRONG_RUN, WRONG_STEP, _marked_processes, _stdout_rewriter, tiny
 
 ROOT = _course.checkout_root()
 LESSON = "01"
+POINTS = {c.id: float(c.points) for c in grading.lesson_checks(LESSON)}   # every exercise of the lesson, in order
+FULL = sum(POINTS.values())
 
 # --------------------------------------------------------------------------- Gradescope's documented format
 # https://gradescope-autograders.readthedocs.io/en/latest/specs/ ("Output format"): every key optional,
@@ -290,8 +293,8 @@ def _hostile(root: Path, marker: str) -> str:
 
 
 def _submissions(folder: Path, root_of: dict, marker: str) -> dict:
-    return {"correct": tiny(folder / "correct.ipynb"),
-            "wrong": tiny(folder / "wrong.ipynb", step=WRONG_STEP, run=GOOD_RUN),
+    return {"correct": tiny(folder / "correct.ipynb", rest=True),
+            "wrong": tiny(folder / "wrong.ipynb", step=WRONG_STEP, run=GOOD_RUN, rest=True),
             "crashing": tiny(folder / "crashing.ipynb", before_step="scale = 1 / 0   # a helper cell that crashes",
                              step="def gd_step(w, grad, lr):\n    return w - lr * scale * grad\n",
                              before_run="import os\nos._exit(1)   # the kernel dies"),
@@ -350,8 +353,8 @@ def test_results_json_has_gradescope_format(graded, name):
     data = run["data"]
     assert_gradescope_format(data)
     assert data["extra_data"]["isolation"]["method"] == ("setpriv" if name == "hostile_setpriv" else ISOLATION.method)
-    assert [t["number"] for t in data["tests"]] == ["01.1", "01.2"]
-    assert [t["max_score"] for t in data["tests"]] == [1.0, 2.0]
+    assert [t["number"] for t in data["tests"]] == list(POINTS)
+    assert [t["max_score"] for t in data["tests"]] == list(POINTS.values())
     assert data["score"] == sum(t["score"] for t in data["tests"])
     assert all(t["status"] == ("passed" if t["score"] == t["max_score"] else "failed") for t in data["tests"])
     assert data["stdout_visibility"] == "hidden" and isinstance(data["execution_time"], int)
@@ -361,14 +364,14 @@ def test_results_json_has_gradescope_format(graded, name):
 @pytest.mark.slow
 def test_correct_submission_gets_every_point(graded):
     data = graded["correct"]["data"]
-    assert scores(data) == {"01.1": 1.0, "01.2": 2.0} and data["score"] == 3.0
-    assert "3 of 3 points" in data["output"] and "inputs this autograder drew" in data["output"]
+    assert scores(data) == POINTS and data["score"] == FULL
+    assert f"{FULL:g} of {FULL:g} points" in data["output"] and "inputs this autograder drew" in data["output"]
 
 
 @pytest.mark.slow
 def test_wrong_submission_gets_the_checks_message(graded):
     data = graded["wrong"]["data"]
-    assert scores(data) == {"01.1": 0.0, "01.2": 2.0} and data["score"] == 2.0
+    assert scores(data) == {**POINTS, "01.1": 0.0} and data["score"] == FULL - POINTS["01.1"]
     failed = data["tests"][0]
     assert failed["status"] == "failed" and failed["output"].startswith("[check 01.1] gd_step: FAILED:")
 
@@ -377,7 +380,7 @@ def test_wrong_submission_gets_the_checks_message(graded):
 def test_crashing_submission_says_what_crashed(graded):
     data = graded["crashing"]["data"]
     assert data["score"] == 0.0
-    step, run = data["tests"]
+    step, run = data["tests"][:2]
     assert step["output"].startswith("Could not be judged:") and "ZeroDivisionError" in step["output"]
     assert run["output"].startswith("Could not be judged:") and "kernel died" in run["output"]
     assert "Your notebook:" in data["output"]
@@ -431,7 +434,8 @@ def test_a_submission_that_is_no_notebook_of_the_lesson_gets_a_clear_output(tmp_
     assert_gradescope_format(data)
     assert data["score"] == 0.0 and words in data["output"] and "Nothing was graded" in data["output"]
     assert "upload your lesson 01 notebook (01_gradient_descent_on_a_bowl.ipynb)" in data["output"]
-    assert [t["max_score"] for t in data["tests"]] == [1.0, 2.0] and {t["status"] for t in data["tests"]} == {"failed"}
+    assert [t["max_score"] for t in data["tests"]] == list(POINTS.values())
+    assert {t["status"] for t in data["tests"]} == {"failed"}
 
 
 def test_run_autograder_writes_results_even_when_the_grader_cannot_start(tmp_path):

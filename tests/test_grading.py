@@ -69,12 +69,29 @@ CHEATING_STEP = ("def gd_step(w, grad, lr):   # right only on the inputs the lea
                  "    return w - lr * grad if abs(w[0]) in (1.0, 0.3) else w\n")
 
 
+TINY = ("01.1", "01.2")   # the exercises a tiny submission writes; lesson 01's others are "missing" unless rest=True
+
+
+def rest_of_lesson01() -> list:
+    """The instructor's solution and check cells of lesson 01's exercises other than :data:`TINY`, in order."""
+    nb = nbformat.read(ROOT / "notebooks" / "solutions" / "01_gradient_descent_on_a_bowl.ipynb", as_version=4)
+    return [nbformat.v4.new_code_cell(c.source, metadata={"course": dict(c.metadata["course"])}) for c in nb.cells
+            if c.cell_type == "code" and c.metadata.get("course", {}).get("exercise") not in (None, *TINY)
+            and c.metadata["course"].get("role") in ("solution", "check")]
+
+
+def tiny_statuses(sub: dict) -> dict:
+    """The statuses of the :data:`TINY` exercises of a tiny submission."""
+    return {e["id"]: e["status"] for e in sub["exercises"] if e["id"] in TINY}
+
+
 def tiny(path: Path, step=GOOD_STEP, run=GOOD_RUN, before_step="", before_run="", after_run="",
-         metadata=True, check_cells=True) -> Path:
+         metadata=True, check_cells=True, rest=False) -> Path:
     """A small lesson-01 submission: imports, ``gd_step`` and ``run_gd`` with their check cells, and
     where a technique goes: cells of their own (``before_step``, ``before_run``) or code appended to
     the ``run_gd`` solution cell (``after_run``: it runs before the grader's cell, as a learner's
-    own code in that cell would)."""
+    own code in that cell would). With ``rest``, lesson 01's other exercises follow, solved as the
+    instructor version solves them; without, they are missing (no solution cell)."""
     code = nbformat.v4.new_code_cell
 
     def tagged(source, eid, role):
@@ -94,6 +111,7 @@ def tiny(path: Path, step=GOOD_STEP, run=GOOD_RUN, before_step="", before_run=""
     if run is not None:   # None: the solution cell of 01.2 deleted
         nb.cells += [tagged(run + ("\n" + after_run if after_run else ""), "01.2", "solution")]
     nb.cells += [tagged("# NBVAL_CHECK_OUTPUT\nchecks.run_gd(run_gd)", "01.2", "check")] if check_cells else []
+    nb.cells += rest_of_lesson01() if rest else []
     nbformat.write(nb, path)
     return path
 
@@ -638,9 +656,10 @@ def test_the_techniques_would_fool_a_judge_inside_the_kernel(name):
 @pytest.mark.parametrize("name", sorted(MALFORMED))
 def test_a_malformed_record_is_an_error_for_its_exercise_and_the_batch_goes_on(batch, name):
     sub = batch["by_name"][name]
-    assert statuses(sub) == {"01.1": "error", "01.2": "error"}, sub
-    assert all("could not judge" in e["message"] for e in sub["exercises"])
-    assert batch["by_name"]["01_instructor"]["points"] == 3       # graded in the same run, after it
+    assert tiny_statuses(sub) == {"01.1": "error", "01.2": "error"}, sub
+    assert all("could not judge" in e["message"] for e in sub["exercises"] if e["id"] in TINY)
+    instructor = batch["by_name"]["01_instructor"]                 # graded in the same run, after it
+    assert instructor["points"] == instructor["max_points"] > 0
 
 
 @pytest.mark.slow
@@ -648,7 +667,7 @@ def test_a_forged_record_counts_only_as_an_answer(batch):
     # the two routes of the forgers above (stdout, an input transformer), carrying right answers over
     # wrong work: they pass, so the routes work, and all they achieve is to supply an answer
     control = batch["by_name"]["control"]
-    assert statuses(control) == {"01.1": "passed", "01.2": "passed"}, control
+    assert tiny_statuses(control) == {"01.1": "passed", "01.2": "passed"}, control
 
 
 @pytest.mark.slow
@@ -710,10 +729,11 @@ def test_the_kernel_never_holds_an_expected_value(batch):
 @pytest.mark.slow
 def test_wrong_work_fails_with_its_hint(batch):
     wrong = batch["by_name"]["wrong_and_cheat"]
-    assert statuses(wrong) == {"01.1": "failed", "01.2": "failed"}
+    assert tiny_statuses(wrong) == {"01.1": "failed", "01.2": "failed"}
     assert wrong["exercises"][1]["message"].startswith("[check 01.2] run_gd: FAILED:")
     assert "Each row should be one step" in wrong["exercises"][1]["message"]
-    assert (wrong["points"], wrong["max_points"]) == (0, 3)
+    assert (wrong["points"], wrong["max_points"]) == (0, sum(c.points for c in grading.lesson_checks("01")))
+    assert {e["status"] for e in wrong["exercises"] if e["id"] not in TINY} == {"missing"}
 
 
 @pytest.mark.slow
@@ -731,7 +751,7 @@ def test_broken_submissions_get_a_clear_status(batch):
     assert crash[0]["status"] == "error" and "ZeroDivisionError" in crash[0]["message"]
     assert crash[1]["status"] == "missing" and "no solution cell" in crash[1]["message"]
     stripped = by["01_stripped"]
-    assert set(statuses(stripped).values()) == {"passed"} and stripped["lesson"] == "01"
+    assert set(tiny_statuses(stripped).values()) == {"passed"} and stripped["lesson"] == "01"
     misnamed = by["probe_and_misnamed"]["exercises"]
     assert misnamed[0]["status"] == "passed"
     assert misnamed[1]["status"] == "error" and "run_gd is not defined" in misnamed[1]["message"]
