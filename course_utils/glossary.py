@@ -60,6 +60,9 @@ _TERMS = [
          "(McCandlish et al. 2018).", "09"),
     Term("curvature", "How fast the slope changes along a direction: the second derivative of the loss along "
          "it. On a quadratic bowl the curvatures along its axes are the eigenvalues of its matrix.", "01"),
+    Term("dead unit", "A ReLU unit that outputs 0 for every input: it passes no signal forward and no gradient "
+         "back to its own weights, so training cannot revive it. A network whose units are nearly all dead "
+         "predicts the same for every image; its loss sits at $\\ln 10 \\approx 2.30$ on ten classes.", "05"),
     Term("eigenvector", "A direction that a matrix only stretches: $A v = \\lambda v$. The number $\\lambda$ "
          "is its eigenvalue. A bowl's eigenvectors are its axes; the eigenvalues, its curvatures along them.",
          "01"),
@@ -81,6 +84,9 @@ _TERMS = [
          "eigenvalues are the curvatures of the loss surface; the largest is its sharpness.", "08"),
     Term("learning rate", "The step size $\\eta$ (`lr` in code) of the update $w \\leftarrow w - \\eta\\,"
          "\\nabla f(w)$: how far each step moves, measured in units of the gradient.", "01"),
+    Term("learning-rate schedule", "The learning rate as a function of the step (or epoch): constant, decayed in "
+         "steps or smoothly, warmed up, cycled. In PyTorch a *scheduler* (`torch.optim.lr_scheduler`) rewrites the "
+         "optimizer's learning rate each time its `step()` is called.", "05"),
     Term("linear scaling rule", "When the batch size is multiplied by $k$, multiply the learning rate by "
          "$k$ (Goyal et al. 2017, for SGD, with a warmup over the first epochs).", "09"),
     Term("minibatch", "The small random set of training examples that one step's gradient is computed on.",
@@ -89,6 +95,11 @@ _TERMS = [
          "per-layer learning rates of a network of any width, chosen so that one training step changes every "
          "layer's output by the same amount at every width. Its best learning rate stays put as the width "
          "grows.", "09"),
+    Term("noise floor", "The loss that SGD with a constant learning rate settles at and fluctuates around, above the "
+         "lowest possible loss, because every minibatch gradient is noisy; it grows with the learning rate and "
+         "shrinks with the batch size.", "03"),
+    Term("one-cycle schedule", "Smith's schedule: warm the learning rate up to a large peak over the first part of "
+         "the run (30 % in PyTorch's `OneCycleLR`), then anneal it far below where it started.", "05"),
     Term("parametrization", "A rule saying how a network's initial weights and each layer's learning "
          "rate change with its width.", "09"),
     Term("per-example gradient", "The gradient of one training example's loss. Their mean is the full "
@@ -110,6 +121,8 @@ _TERMS = [
     Term("validation set", "Examples held out from training and used to measure and choose (e.g. the "
          "learning rate); the test set is then used once, at the end.", "07"),
 
+    Term("warmup", "Starting a run at a small fraction of the learning rate and ramping it up (linearly, over the "
+         "first steps or epochs) to the intended value.", "05"),
     Term("width", "The number of units of a network's hidden layers.", "09"),]
 TERMS: dict[str, Term] = {anchor(t.name): t for t in _TERMS}
 

@@ -12,7 +12,7 @@ from .lesson01 import gd_step, run_gd
 from .lesson02 import best_lr, max_stable_lr
 from .lesson03 import train_sgd
 from .lesson04 import adam, momentum_sgd
-from .lesson05 import plateau_reductions, warmup_cosine_lr
+from .lesson05 import plateau_reductions, warmup_cosine_lr, diagnose_run
 from .lesson06 import smooth_losses, steepest_lr
 from .lesson07 import generalization_gap, pick_best_lr
 from .lesson08 import hessian_vector_product, largest_stable_lr, power_iteration
@@ -20,6 +20,6 @@ from .lesson09 import mup_scaling, noise_scale_estimate, predict_lr
 
 __all__ = ["REGISTRY", "VISIBLE", "Check", "CheckFailed", "Variant", "hidden_variant", "hint",
            "gd_step", "run_gd", "max_stable_lr", "best_lr", "train_sgd", "momentum_sgd", "adam",
-           "warmup_cosine_lr", "plateau_reductions", "smooth_losses", "steepest_lr",
+           "warmup_cosine_lr", "plateau_reductions", "diagnose_run", "smooth_losses", "steepest_lr",
            "generalization_gap", "pick_best_lr",
            "hessian_vector_product", "power_iteration", "largest_stable_lr", "predict_lr", "noise_scale_estimate", "mup_scaling"]

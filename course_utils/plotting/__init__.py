@@ -8,6 +8,7 @@ One module per kind of figure; every public function is importable from here, so
 * :mod:`.curves` -- values against the step: loss curves, the sharpness beside its threshold;
 * :mod:`.histories` -- training runs (``History`` objects) and probe records;
 * :mod:`.schedules` -- learning-rate schedules;
+* :mod:`.schedule_runs` -- runs under a schedule: the lr each step used beside the loss, tuning, warmup;
 * :mod:`.lr_search` -- which learning rates work: sweeps, range tests, grid searches, stability regions;
 * :mod:`.spread` -- one final number per setting with its spread over seeds;
 * :mod:`.frame` -- what they share: new axes, the finishing labels, legend and grid, a run's legend label.
@@ -21,6 +22,8 @@ from .histories import plot_dead_units, plot_histories, plot_step_losses, plot_t
 from .landscapes import plot_contours, plot_trajectory
 from .lr_search import (RULE_COLORS, plot_grid_search, plot_lr_sweeps, plot_range_test, plot_stability_region,
                         plot_suggestion_spread, point_on_curve)
+from .schedule_runs import (plot_call_order, plot_cnn_runs, plot_fault_runs, plot_first_steps, plot_plateau_runs,
+                            plot_schedule_tuning, plot_tuning_curves, plot_warmup_runs)
 from .schedules import plot_lr_trace, plot_schedules
 from .spread import plot_schedule_comparison, plot_seed_spread
 
@@ -29,6 +32,8 @@ __all__ = [
     "plot_curves", "plot_sharpness",
     "plot_histories", "plot_step_losses", "plot_train_val", "plot_update_ratios", "plot_dead_units",
     "plot_lr_trace", "plot_schedules",
+    "plot_call_order", "plot_tuning_curves", "plot_schedule_tuning", "plot_plateau_runs", "plot_cnn_runs",
+    "plot_warmup_runs", "plot_first_steps", "plot_fault_runs",
     "RULE_COLORS", "point_on_curve", "plot_range_test", "plot_grid_search", "plot_suggestion_spread",
     "plot_lr_sweeps", "plot_stability_region",
     "plot_seed_spread", "plot_schedule_comparison",
