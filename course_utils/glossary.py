@@ -76,6 +76,9 @@ _TERMS = [
          "on every image, whatever the image.", "06"),
     Term("curvature", "How fast the slope changes along a direction: the second derivative of the loss along "
          "it. On a quadratic bowl the curvatures along its axes are the eigenvalues of its matrix.", "01"),
+    Term("dead unit", "A ReLU unit that outputs 0 for every input: it passes no signal forward and no gradient "
+         "back to its own weights, so training cannot revive it. A network whose units are nearly all dead "
+         "predicts the same for every image; its loss sits at $\\ln 10 \\approx 2.30$ on ten classes.", "05"),
     Term("diverge", "A run diverges when its loss grows without bound instead of settling. On a bowl it then grows "
          "by a fixed factor per step, and the numbers soon overflow.", "01"),
     Term("edge of stability", "Where full-batch gradient descent trains on a network (Cohen et al. 2021): the "
@@ -129,6 +132,9 @@ _TERMS = [
          "needs far fewer products when the top eigenvalues lie close together.", "08"),
     Term("learning rate", "The step size $\\eta$ (`lr` in code) of the update $w \\leftarrow w - \\eta\\,"
          "\\nabla f(w)$: how far each step moves, measured in units of the gradient.", "01"),
+    Term("learning-rate schedule", "The learning rate as a function of the step (or epoch): constant, decayed in "
+         "steps or smoothly, warmed up, cycled. In PyTorch a *scheduler* (`torch.optim.lr_scheduler`) rewrites the "
+         "optimizer's learning rate each time its `step()` is called.", "05"),
     Term("linear scaling rule", "When the batch size is multiplied by $k$, multiply the learning rate by "
          "$k$ (Goyal et al. 2017, for SGD, with a warmup over the first epochs).", "09"),
     Term("local minimum", "A point lower than everything around it but not the lowest point of the surface. Its "
@@ -147,6 +153,8 @@ _TERMS = [
     Term("noise floor", "Where minibatch SGD with a constant learning rate settles: it never reaches the "
          "minimum but jitters around it, and the mean loss of that jitter above the lowest possible loss is the "
          "floor. It grows with the learning rate and the gradient noise and shrinks with the batch size.", "03"),
+    Term("one-cycle schedule", "Smith's schedule: warm the learning rate up to a large peak over the first part of "
+         "the run (30 % in PyTorch's `OneCycleLR`), then anneal it far below where it started.", "05"),
     Term("parametrization", "A rule saying how a network's initial weights and each layer's learning "
          "rate change with its width.", "09"),
     Term("per-example gradient", "The gradient of one training example's loss. Their mean is the full "
@@ -194,6 +202,8 @@ _TERMS = [
     Term("validation set", "Examples held out from training and used to measure and choose (e.g. the "
          "learning rate); the test set is then used once, at the end.", "07"),
 
+    Term("warmup", "Starting a run at a small fraction of the learning rate and ramping it up (linearly, over the "
+         "first steps or epochs) to the intended value.", "05"),
     Term("width", "The number of units of a network's hidden layers.", "09"),]
 TERMS: dict[str, Term] = {anchor(t.name): t for t in _TERMS}
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from check_support import SECRETS, drawn_from_the_secret, judged_apart, shown, verdict_of
 
-from course_utils import checks, schedules
+from course_utils import checks, run_faults, schedules
 from course_utils.checks import hidden_variant, lesson05
 
 # ----------------------------------------------------------------------------- 05.1 warmup + cosine
@@ -239,3 +239,104 @@ def test_registry_and_hints():
     for check in (checks.warmup_cosine_lr, checks.plateau_reductions):
         assert 2 <= len(check.hints) <= 4
         assert all("cos(" not in h and "best * (1 - threshold)" not in h for h in check.hints)
+
+
+# ----------------------------------------------------------------------------- 05.3 diagnose a run
+
+def right_diagnosis(lrs, losses, steps_per_epoch):
+    lrs, losses = np.asarray(lrs), np.asarray(losses)
+    if losses[-1] > 10 * losses[0]:
+        return "too large"
+    lowered = np.flatnonzero(lrs < lrs[0])
+    if lowered.size:
+        return "stepped per batch" if lowered[0] < steps_per_epoch else "cut too early"
+    return "needs warmup" if losses.max() > 1.5 * losses[0] else "too small"
+
+
+def _swap(truth_from, answer):
+    """A diagnosis that gets every run right except those of cause ``truth_from``, which it calls ``answer``."""
+    def diagnose(lrs, losses, steps_per_epoch):
+        right = right_diagnosis(lrs, losses, steps_per_epoch)
+        return answer if right == truth_from else right
+    return diagnose
+
+
+DIAGNOSIS_MISTAKES = [
+    (_swap("stepped per batch", "too small"), "its lr during the first epoch"),      # read the loss only
+    (_swap("stepped per batch", "cut too early"), "before the first epoch ended"),  # the drop's time not in epochs
+    (_swap("cut too early", "stepped per batch"), "within the first epoch"),
+    (_swap("needs warmup", "too large"), "where this run's loss ends"),             # a jump read as divergence
+    (_swap("too small", "needs warmup"), "ever jump above"),
+    (_swap("too large", "too small"), "read the run's lr trace and its loss again"),  # a mistake without its message
+    (lambda lrs, losses, spe: "diverged", "one of the five causes"),
+    (lambda lrs, losses, spe: None, "returned None"),
+    (lambda lrs, losses, spe: 3, "one of the five causes"),
+]
+
+
+def test_the_diagnosis_passes_visible_and_hidden_variants_judged_apart(capsys):
+    checks.diagnose_schedule_run(right_diagnosis)
+    assert capsys.readouterr().out.strip() == "[check 05.3] diagnose_schedule_run: PASSED"
+    for secret in SECRETS:
+        assert judged_apart(checks.diagnose_schedule_run, right_diagnosis, hidden_variant(secret)) == ("passed", "")
+    assert drawn_from_the_secret(checks.diagnose_schedule_run)
+
+
+def test_every_cause_is_asked_and_the_generated_runs_are_told_apart_by_their_curves():
+    for variant in (checks.VISIBLE, hidden_variant(SECRETS[0]), hidden_variant(SECRETS[1])):
+        cases = checks.diagnose_schedule_run.cases(variant)
+        causes = [run_faults.fault_run(c["seed"])["cause"] for c in cases]
+        assert set(causes) == set(run_faults.CAUSES)
+        assert all("cause" not in c for c in cases)                 # the learner's process is not told the answer
+    for seed in range(1, 400):                                     # the five shapes are distinct on every draw
+        run = run_faults.fault_run(seed)
+        assert right_diagnosis(run["lr"], run["loss"], run["steps_per_epoch"]) == run["cause"], seed
+
+
+@pytest.mark.parametrize("wrong, message", DIAGNOSIS_MISTAKES)
+def test_each_diagnosis_mistake_fails_with_its_message(wrong, message):
+    with pytest.raises(AssertionError, match=r"\[check 05\.3\] diagnose_schedule_run: FAILED") as info:
+        checks.diagnose_schedule_run(wrong)
+    assert message in str(info.value)
+    for secret in SECRETS:
+        status, graded = judged_apart(checks.diagnose_schedule_run, wrong, hidden_variant(secret))
+        assert status == "failed" and message in graded
+
+
+def test_a_memorised_diagnosis_passes_visible_and_fails_hidden():
+    answers = {tuple(c["loss"][:5]): run_faults.fault_run(c["seed"])["cause"]
+               for c in checks.diagnose_schedule_run.cases(checks.VISIBLE)}
+
+    def memorised(lrs, losses, steps_per_epoch):
+        return answers.get(tuple(losses[:5]), "too small")
+
+    assert judged_apart(checks.diagnose_schedule_run, memorised, checks.VISIBLE) == ("passed", "")
+    for secret in SECRETS:
+        assert judged_apart(checks.diagnose_schedule_run, memorised, hidden_variant(secret))[0] == "failed"
+
+
+def test_diagnosis_not_attempted_crash_and_no_cause_named_in_a_message():
+    def stub(lrs, losses, steps_per_epoch):
+        raise NotImplementedError
+
+    def crash(lrs, losses, steps_per_epoch):
+        return losses[10**6]
+
+    assert judged_apart(checks.diagnose_schedule_run, stub, checks.VISIBLE)[0] == "not attempted"
+    status, message = judged_apart(checks.diagnose_schedule_run, crash, checks.VISIBLE)
+    assert status == "failed" and "IndexError" in message
+    for case in checks.diagnose_schedule_run.cases(hidden_variant(SECRETS[0])):
+        truth = run_faults.fault_run(case["seed"])["cause"]
+        for wrong in run_faults.CAUSES:
+            if wrong == truth:
+                continue
+            status, message = verdict_of(checks.diagnose_schedule_run, case, wrong)
+            assert status == "failed" and repr(truth) not in message and f'"{truth}"' not in message
+            assert truth not in message.replace(repr(wrong), ""), message
+
+
+def test_diagnosis_registry_and_hints():
+    check = checks.REGISTRY["05.3"]
+    assert check.name == "diagnose_run" and check.kind == "diagnose" and check.lesson == "05"
+    assert 2 <= len(check.hints) <= 4
+    assert all(cause not in hint for hint in check.hints for cause in run_faults.CAUSES)

@@ -1106,7 +1106,9 @@ def _wrong_answers():
         "04.2": lambda A, momentum: 2.0 / np.linalg.eigvalsh(A).max(),   # gradient descent's wall: momentum ignored
         "05.1": lambda step, peak_lr, warmup_steps, total_steps, start_factor, final_lr:
             final_lr + (peak_lr - final_lr) * (1 + math.cos(math.pi * step / total_steps)) / 2,
-        "05.2": plateau_reductions, "06.1": smooth_losses,
+        "05.2": plateau_reductions,
+        "05.3": lambda lrs, losses, steps_per_epoch: "too large" if losses[-1] > losses[0] else "too small",
+        "06.1": smooth_losses,
         "06.2": lambda lrs, smoothed: float(lrs[int(np.argmin(smoothed))]),
         "06.3": lambda lam, lrs: 2.0 / lam,   # the wall itself, not a learning rate of the sweep
         "07.1": lambda history: history.val_acc[-1] - history.train_eval_acc[-1],

@@ -1,9 +1,11 @@
 """Checks for lesson 05, learning-rate schedules.
 
-Both references are PyTorch itself, run where the grade is decided: the warmup+cosine formula is
-compared with ``LinearLR`` then ``CosineAnnealingLR`` joined by ``SequentialLR`` (sampled with
-:func:`course_utils.schedules.lr_trace`), and the plateau rule with ``ReduceLROnPlateau`` fed the
-same losses. No training: instant and exact.
+The references of 05.1 and 05.2 are PyTorch itself, run where the grade is decided: the
+warmup+cosine formula is compared with ``LinearLR`` then ``CosineAnnealingLR`` joined by
+``SequentialLR`` (sampled with :func:`course_utils.schedules.lr_trace`), and the plateau rule with
+``ReduceLROnPlateau`` fed the same losses. 05.3 (diagnose) reads curves of runs generated from a
+seed (:mod:`course_utils.run_faults`); the judge regenerates each run's cause from its seed. No
+training: instant and exact.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import math
 
 import numpy as np
 
-from .. import schedules
+from .. import run_faults, schedules
 from ._core import Check, as_array, expect, expect_close, register
 
 # --------------------------------------------------------------------------------------- 05.1 warmup + cosine
@@ -226,5 +228,59 @@ class PlateauReductions(Check):
                       "a cut, and what happens to the count after a cut.")
 
 
+# --------------------------------------------------------------------------------------- 05.3 diagnose a run
+
+# (the true cause, the learner's answer) -> what to look at; never names the true cause
+_DIAGNOSIS_MISTAKES = {
+    ("stepped per batch", "too small"): "this run did not start with a small learning rate: look at its lr "
+                                        "during the first epoch.",
+    ("stepped per batch", "cut too early"): "count in epochs when the lr first fell, and how many drops came "
+                                            "before the first epoch ended.",
+    ("cut too early", "stepped per batch"): "count in epochs when the lr first fell: was it within the first epoch?",
+    ("cut too early", "too small"): "this run did not start with a small learning rate: look at its lr trace.",
+    ("needs warmup", "too large"): "compare where this run's loss ends with where it started, and what the loss "
+                                   "of a network that outputs the same guess for every image is.",
+    ("too large", "needs warmup"): "follow this run's loss to its end: does it settle anywhere?",
+    ("too small", "needs warmup"): "did this run's loss ever jump above where it started?",
+    ("too small", "cut too early"): "was this run's lr ever lowered? Look at its lr trace.",
+}
+
+
+class DiagnoseRun(Check):
+    id, name, points, kind = "05.3", "diagnose_schedule_run", 2, "diagnose"
+    answer = "diagnose"       # the function the learner writes
+    hints = (
+        "Look at both panels of a run: the lr trace says whether (and when) the lr was lowered; the loss says "
+        "whether the run got anywhere. Sort the five causes by what each does to those two.",
+        "Two causes change the lr during the run and three keep it constant. Of the two, one lowers it within "
+        "the first epoch (steps_per_epoch steps), several times; the other once, later.",
+        "With a constant lr: a loss that ends many times above its start has one cause; a loss that jumps up on "
+        "the first steps and then sits flat near where it began (ln 10, a dead network) another; a loss that "
+        "falls smoothly but is still falling at the end the third. Compare losses[-1] with losses[0] and "
+        "max(losses) with losses[0].",
+    )
+
+    def cases(self, variant):
+        rng = variant.rng(self.id, "runs")
+        seeds = run_faults.seeds_covering(rng, extra=1 if variant.hidden else 0)
+        return [dict(seed=s, **{k: v for k, v in run_faults.fault_run(s).items() if k != "cause"}) for s in seeds]
+
+    def respond(self, diagnose, case):
+        return diagnose(list(case["lr"]), list(case["loss"]), case["steps_per_epoch"])
+
+    def judge(self, case, value):
+        expect(value is not None, "diagnose returned None: return the cause, one of the strings in CAUSES.")
+        expect(isinstance(value, str) and value in run_faults.CAUSES,
+               f"diagnose returned {value!r}: answer with one of the five causes in CAUSES, spelled as there.")
+        truth = run_faults.fault_run(case["seed"])["cause"]
+        if value == truth:
+            return
+        where = _DIAGNOSIS_MISTAKES.get((truth, value), "read the run's lr trace and its loss again, against the "
+                                                        "description of each cause in lesson 05's exercise 05.3.")
+        expect(False, f"a run with {len(case['lr'])} steps ({case['steps_per_epoch']} per epoch) was diagnosed "
+                      f"{value!r}, which is not what went wrong: {where}")
+
+
 warmup_cosine_lr = register(WarmupCosineLr())
 plateau_reductions = register(PlateauReductions())
+diagnose_schedule_run = register(DiagnoseRun())

@@ -40,8 +40,9 @@ def plot_lr_trace(trace: Sequence[float], *, ax=None, label: str | None = None, 
 
 
 def plot_schedules(traces: Mapping[str, Sequence[float]], *, axes=None, ncols: int = 4, logy: bool = False,
-                   steps_per_epoch: int | None = None, sharey: bool = True):
-    """Every schedule of ``traces`` (name -> (T,) lr per step) on its own small panel of one figure.
+                   steps_per_epoch: int | None = None, sharey: bool = True, title: str | None = None):
+    """Every schedule of ``traces`` (name -> (T,) lr per step) on its own small panel of one figure,
+    under ``title`` (the figure's suptitle) when given.
 
     Returns the axes as a 2D array (unused panels are hidden).
     """
@@ -69,4 +70,6 @@ def plot_schedules(traces: Mapping[str, Sequence[float]], *, axes=None, ncols: i
         ax.set_xlabel("step")
     for ax in axes[:, 0]:
         ax.set_ylabel("learning rate")
+    if title:
+        flat[0].figure.suptitle(title)
     return axes
