@@ -10,12 +10,15 @@ One module per kind of figure; every public function is importable from here, so
 * :mod:`.schedules` -- learning-rate schedules;
 * :mod:`.lr_search` -- which learning rates work: sweeps, range tests, grid searches, stability regions;
 * :mod:`.spread` -- one final number per setting with its spread over seeds;
+* :mod:`.cifar` -- lesson 07's CNN on CIFAR-10: example images, runs side by side, chance levels drawn;
 * :mod:`.frame` -- what they share: new axes, the finishing labels, legend and grid, a run's legend label.
 
 Example:
     >>> from course_utils.surfaces import make_bowl
     >>> ax = plot_contours(make_bowl((1.0, 10.0), 30).value, xlim=(-2, 2), ylim=(-2, 2))  # doctest: +SKIP
 """
+from .cifar import (plot_class_examples, plot_epoch_comparison, plot_lr_curves, plot_probe_panels,
+                    plot_step_losses_at_chance)
 from .curves import plot_curves, plot_sharpness
 from .histories import plot_dead_units, plot_histories, plot_step_losses, plot_train_val, plot_update_ratios
 from .landscapes import plot_contours, plot_trajectory
@@ -32,4 +35,5 @@ __all__ = [
     "RULE_COLORS", "point_on_curve", "plot_range_test", "plot_grid_search", "plot_suggestion_spread",
     "plot_lr_sweeps", "plot_stability_region",
     "plot_seed_spread", "plot_schedule_comparison",
+    "plot_class_examples", "plot_lr_curves", "plot_probe_panels", "plot_step_losses_at_chance", "plot_epoch_comparison",
 ]
