@@ -60,6 +60,9 @@ _TERMS = [
          "(McCandlish et al. 2018).", "09"),
     Term("curvature", "How fast the slope changes along a direction: the second derivative of the loss along "
          "it. On a quadratic bowl the curvatures along its axes are the eigenvalues of its matrix.", "01"),
+    Term("dead unit", "A ReLU unit (a channel of a convolution, or a feature of a hidden layer) that outputs 0 "
+         "for every input of a set: it passes no signal forward and no gradient back, so its own weights stop "
+         "learning.", "07"),
     Term("eigenvector", "A direction that a matrix only stretches: $A v = \\lambda v$. The number $\\lambda$ "
          "is its eigenvalue. A bowl's eigenvectors are its axes; the eigenvalues, its curvatures along them.",
          "01"),

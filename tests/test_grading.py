@@ -1084,6 +1084,8 @@ def _wrong_answers():
         "06.2": lambda lrs, smoothed: float(lrs[int(np.argmin(smoothed))]),
         "07.1": lambda history: history.val_acc[-1] - history.train_eval_acc[-1],
         "07.2": lambda histories: min(histories, key=lambda lr: max(histories[lr].val_acc or [0])),
+        "07.3": lambda lr, num_weights, weight_norm: lr * num_weights / weight_norm,   # lengths added, not squared
+        "07.4": lambda step_loss, num_classes: "too small",                           # always the same word
         "08.1": hessian_vector_product, "08.2": power_iteration,
         "08.3": lambda sharpness, momentum=0.0: 2.0 / sharpness,
         "09.1": lambda lr, batch_size, new_batch_size, optimizer: lr * new_batch_size / batch_size,  # linear for both

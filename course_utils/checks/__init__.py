@@ -14,7 +14,7 @@ from .lesson03 import train_sgd
 from .lesson04 import adam, momentum_sgd
 from .lesson05 import plateau_reductions, warmup_cosine_lr
 from .lesson06 import smooth_losses, steepest_lr
-from .lesson07 import generalization_gap, pick_best_lr
+from .lesson07 import diagnose, first_step_ratio, generalization_gap, pick_best_lr
 from .lesson08 import hessian_vector_product, largest_stable_lr, power_iteration
 from .lesson09 import mup_scaling, noise_scale_estimate, predict_lr
 
