@@ -76,9 +76,10 @@ _TERMS = [
          "on every image, whatever the image.", "06"),
     Term("curvature", "How fast the slope changes along a direction: the second derivative of the loss along "
          "it. On a quadratic bowl the curvatures along its axes are the eigenvalues of its matrix.", "01"),
-    Term("dead unit", "A ReLU unit that outputs 0 for every input: it passes no signal forward and no gradient "
-         "back to its own weights, so training cannot revive it. A network whose units are nearly all dead "
-         "predicts the same for every image; its loss sits at $\\ln 10 \\approx 2.30$ on ten classes.", "05"),
+    Term("dead unit", "A ReLU unit (a channel of a convolution, or a feature of a hidden layer) that outputs 0 "
+         "for every input of a set: it passes no signal forward and no gradient back, so its own weights stop "
+         "learning. A network whose units are nearly all dead predicts the same for every image; its loss sits at "
+         "$\\ln 10 \\approx 2.30$ on ten classes.", "05"),
     Term("diverge", "A run diverges when its loss grows without bound instead of settling. On a bowl it then grows "
          "by a fixed factor per step, and the numbers soon overflow.", "01"),
     Term("edge of stability", "Where full-batch gradient descent trains on a network (Cohen et al. 2021): the "

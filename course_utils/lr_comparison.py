@@ -25,11 +25,12 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+import numpy as np
 import torch
 
-from . import runtime
+from . import runtime, stats
 from .arguments import check_int, check_positive
 from .data import CifarArrays, DeviceLoader
 from .models import make_cnn
@@ -228,7 +229,7 @@ def compare_lrs(arrays: CifarArrays, settings: Experiment, *, device=None, progr
     channels_last = default_channels_last(device)
 
     def fixed(images, labels, batch_size=settings.eval_batch_size):  # un-augmented batches in a fixed order
-        return DeviceLoader(images, labels, batch_size, train=False, device=device, channels_last=channels_last)
+        return _fixed_loader(images, labels, batch_size, device)
 
     def train_loader():  # a fresh loader with the same seed: same order and same augmentations in every run
         return DeviceLoader(arrays.x_train, arrays.y_train, settings.batch_size, train=True, augment=settings.augment,
@@ -248,3 +249,100 @@ def compare_lrs(arrays: CifarArrays, settings: Experiment, *, device=None, progr
         name=settings.optimizer + (" +BN" if settings.batchnorm else ""))
     result.settings = settings
     return result
+
+
+def _fixed_loader(images, labels, batch_size: int, device) -> DeviceLoader:
+    """Un-augmented batches in a fixed order, in the trainer's memory format."""
+    device = torch.device(device)
+    return DeviceLoader(images, labels, batch_size, train=False, device=device,
+                        channels_last=default_channels_last(device))
+
+
+@torch.no_grad()
+def correct_per_example(model: torch.nn.Module, batches) -> np.ndarray:
+    """1.0 where ``model`` (in eval mode) classifies an example of ``batches`` right, else 0.0, in order.
+
+    What :func:`course_utils.stats.paired_difference` compares: two runs scored on the same examples.
+
+    Example:
+        >>> model = torch.nn.Linear(2, 2)
+        >>> with torch.no_grad(): _ = model.weight.copy_(torch.eye(2)); _ = model.bias.zero_()
+        >>> correct_per_example(model, [(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 0]))]).tolist()
+        [1.0, 0.0]
+    """
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out = [(model(x.to(device)).argmax(1) == y.to(device)).float().cpu() for x, y in batches]
+    model.train(was_training)
+    return torch.cat(out).numpy()
+
+
+@dataclass(eq=False)
+class SeedRuns:
+    """The same comparison repeated with other seeds, scored example by example.
+
+    ``comparisons[i]`` is the :class:`Comparison` of ``seeds[i]``; ``val_correct[lr]`` has shape
+    ``(seeds, validation images)`` and ``train_correct[lr]`` ``(seeds, train_eval_size)``: 1.0 where
+    that seed's final network classifies that image right (eval mode, no augmentation), the input
+    of :func:`course_utils.stats.paired_difference`.
+    """
+
+    seeds: tuple
+    comparisons: list
+    val_correct: dict
+    train_correct: dict
+
+    def difference(self, a: float, b: float, on: str = "val"):
+        """Accuracy of lr ``a`` minus lr ``b`` (``on`` ``"val"`` or ``"train"`` images), paired over seeds and
+        images: a :class:`course_utils.stats.Interval`, printed in points."""
+        scores = {"val": self.val_correct, "train": self.train_correct}[on]
+        return stats.paired_difference(scores[a], scores[b]).scaled(100, " points")
+
+    def per_seed(self, fn: Callable) -> dict:
+        """``{lr: array over seeds}`` of ``fn(history)`` (e.g. :func:`course_utils.summaries.loss_noise`)."""
+        return {lr: np.array([fn(c[lr]) for c in self.comparisons]) for lr in self.comparisons[0]}
+
+    def final(self, metric: str) -> dict:
+        """``{lr: array over seeds}`` of a History's final ``metric`` (e.g. ``"train_loss"``)."""
+        return {lr: np.array([getattr(c[lr], metric)[-1] for c in self.comparisons]) for lr in self.comparisons[0]}
+
+    def at_epoch(self, metric: str, epoch: int) -> dict:
+        """``{lr: array over seeds}`` of a History's ``metric`` after ``epoch`` (0-based; -1 the last)."""
+        return {lr: np.array([getattr(c[lr], metric)[epoch] for c in self.comparisons]) for lr in self.comparisons[0]}
+
+
+def repeat_over_seeds(arrays: CifarArrays, settings: Experiment, seeds, *, first: Comparison | None = None,
+                      device=None, progress: bool = True) -> SeedRuns:
+    """:func:`compare_lrs` once per seed in ``seeds``, each run scored image by image.
+
+    ``first``, a comparison already trained with ``settings`` (its seed among ``seeds``), is reused
+    instead of being trained again; without it the first seed's runs carry the probes
+    ``settings.probe_every`` asks for, and no other seed's do. Every seed's runs share their own initial weights and batches,
+    so the runs of one seed are paired, and all are scored on the same validation images.
+
+    Example:
+        >>> runs = repeat_over_seeds(arrays, settings, (0, 1, 2), first=comparison)   # doctest: +SKIP
+        >>> stats.paired_difference(runs.val_correct[1e-3], runs.val_correct[1e-5])   # doctest: +SKIP
+    """
+    seeds = tuple(check_int(s, "each of seeds") for s in seeds)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct whole numbers, at least one; got {seeds!r}.")
+    if first is not None and first.settings is not None and first.settings.seed not in seeds:
+        raise ValueError(f"first was trained with seed {first.settings.seed}, which is not among seeds={seeds!r}.")
+    device = torch.device(device) if device is not None else runtime.get_device()
+    comparisons = []
+    for i, seed in enumerate(seeds):
+        if first is not None and first.settings is not None and first.settings.seed == seed:
+            comparisons.append(first)
+        else:   # only the first seed is probed (when no comparison is given): the probe is for looking inside one run
+            probe_every = settings.probe_every if first is None and i == 0 else 0
+            comparisons.append(compare_lrs(arrays, replace(settings, seed=seed, probe_every=probe_every), device=device,
+                                           progress=progress))
+    n = settings.train_eval_size
+    val = _fixed_loader(arrays.x_val, arrays.y_val, settings.eval_batch_size, device)
+    train = _fixed_loader(arrays.x_train[:n], arrays.y_train[:n], settings.eval_batch_size, device)
+    lrs = list(comparisons[0])
+    return SeedRuns(seeds, comparisons,
+                    {lr: np.stack([correct_per_example(c.models[lr], val) for c in comparisons]) for lr in lrs},
+                    {lr: np.stack([correct_per_example(c.models[lr], train) for c in comparisons]) for lr in lrs})

@@ -1,4 +1,4 @@
-"""Reading finished runs: the generalization gap, the loss noise, and one table row per run.
+"""Reading finished runs: the generalization gap, the loss noise, a dead run, and one table row per run.
 
 Every function here takes :class:`~course_utils.training.History` objects (or mappings
 ``lr -> History``, such as a :class:`~course_utils.lr_comparison.Comparison`) and returns numbers
@@ -35,6 +35,31 @@ def generalization_gap(history: History) -> float:
     if not history.train_eval_acc or not history.val_acc:
         return math.nan
     return history.train_eval_acc[-1] - history.val_acc[-1]
+
+
+def accuracy_text(history: History, epoch: int = -1, acc: float | None = None) -> str:
+    """A run's validation accuracy after ``epoch`` (default: the last), or ``acc``, with its binomial
+    standard error, as text.
+
+    Example:
+        >>> accuracy_text(History(val_acc=[0.4, 0.477], val_size=1000))
+        '47.7 ± 1.6 %'
+    """
+    acc = history.val_acc[epoch] if acc is None else acc
+    return f"{100 * acc:.1f} ± {100 * accuracy_se(acc, history.val_size):.1f} %"
+
+
+def stuck_at_chance(history: History, num_classes: int = 10, tol: float = 0.02) -> bool:
+    """Whether a run ended dead: its last epoch's training loss within ``tol`` of ln(num_classes) (the loss of
+    predicting 1/num_classes for every class) and its validation accuracy below 1.5 times chance.
+
+    Example:
+        >>> stuck_at_chance(History(train_loss=[2.31, 2.3029], val_acc=[0.1, 0.098]))
+        True
+    """
+    if not history.train_loss or not history.val_acc:
+        return False
+    return abs(history.train_loss[-1] - math.log(num_classes)) < tol and history.val_acc[-1] < 1.5 / num_classes
 
 
 def loss_noise(history: History, num_steps: int | None = None) -> float:

@@ -142,5 +142,138 @@ def test_failure_messages_never_show_the_answer():
 
 def test_registry_knows_lesson_07():
     assert checks.REGISTRY["07.1"].name == "generalization_gap"
+    assert checks.REGISTRY["07.3"].kind == "predict" and checks.REGISTRY["07.4"].kind == "diagnose"
     assert checks.REGISTRY["07.2"].points == 2 and checks.REGISTRY["07.2"].lesson == "07"
     assert math.isnan(reference_gap(type("H", (), {"train_eval_acc": [], "val_acc": []})()))
+
+
+# --------------------------------------------------------------------------------------- 07.3 Adam's first step
+
+def right_ratio(lr, num_weights, weight_norm):
+    return lr * math.sqrt(num_weights) / weight_norm
+
+
+RATIO_MISTAKES = [
+    (lambda lr, n, norm: lr * n / norm, "right triangle"),
+    (lambda lr, n, norm: lr / norm, "the step moves all the weights"),
+    (lambda lr, n, norm: lr * math.sqrt(n), "divides it by the length of the weights"),
+    (lambda lr, n, norm: lr, "compares the whole layer's step"),
+    (lambda lr, n, norm: norm / (lr * math.sqrt(n)), "the other way round"),
+    (lambda lr, n, norm: 2 * right_ratio(lr, n, norm), "Re-read the section on the update-to-weight ratio"),
+    (lambda lr, n, norm: None, "return a number"),
+]
+
+
+@pytest.mark.parametrize("wrong, message", RATIO_MISTAKES)
+def test_each_ratio_mistake_fails_with_its_message(wrong, message):
+    with pytest.raises(AssertionError, match=r"\[check 07.3\] first_step_ratio: FAILED") as info:
+        checks.first_step_ratio(wrong)
+    assert message in str(info.value)
+    status, graded = judged_apart(checks.first_step_ratio, wrong, hidden_variant(SECRETS[0]))
+    assert status == "failed" and message in graded
+
+
+def test_first_step_ratio_is_what_adam_does():
+    """The prediction the check accepts is what torch's Adam does on its first step when every weight has a gradient."""
+    torch = pytest.importorskip("torch")
+    layer = torch.nn.Linear(30, 20, bias=False)
+    before = layer.weight.detach().clone()
+    opt = torch.optim.Adam(layer.parameters(), lr=1e-3)
+    layer(torch.randn(8, 30)).pow(2).sum().backward()
+    opt.step()
+    measured = ((layer.weight.detach() - before).norm() / before.norm()).item()
+    assert measured == pytest.approx(right_ratio(1e-3, 600, before.norm().item()), rel=1e-4)
+
+
+# --------------------------------------------------------------------------------------- 07.4 diagnosing a run
+
+def right_diagnose(step_loss, num_classes):
+    loss = np.asarray(step_loss, dtype=float)
+    chance, end = math.log(num_classes), loss[-len(loss) // 4:].mean()
+    if end > 2 * chance or abs(end - chance) < 0.03 * chance:
+        return "too large"
+    return "too small" if end > 0.75 * chance else "about right"
+
+
+def by_noise(step_loss, num_classes):
+    """Another sensible rule: frozen (tiny noise) or blown up is too large; a loss that fell by less than a quarter
+    of its start is too small."""
+    loss = np.asarray(step_loss, dtype=float)
+    last = loss[-len(loss) // 4:]
+    if last.mean() > loss[0] * 2 or np.std(np.diff(last)) < 0.015:
+        return "too large"
+    return "too small" if last.mean() > loss[0] * 0.74 else "about right"
+
+
+@pytest.mark.parametrize("secret", SECRETS)
+def test_diagnose_right_answers_pass_hidden_variants_judged_apart(secret):
+    for answer in (right_diagnose, by_noise):
+        assert judged_apart(checks.diagnose, answer, hidden_variant(secret)) == ("passed", ""), answer.__name__
+    assert judged_apart(checks.first_step_ratio, right_ratio, hidden_variant(secret)) == ("passed", "")
+
+
+def test_diagnose_curves_are_drawn_from_the_secret_and_unambiguous():
+    assert drawn_from_the_secret(checks.diagnose) and drawn_from_the_secret(checks.first_step_ratio)
+    rng = np.random.default_rng(0)
+    for i in range(600):
+        cause, k = lesson07.CAUSES[i % 3], int(rng.choice([5, 10, 20, 100]))
+        curve = lesson07._curve(rng, cause, k, int(rng.integers(150, 320)))
+        assert lesson07._cause_of(curve, k) == cause == right_diagnose(curve, k) == by_noise(curve, k)
+    for secret in SECRETS:   # every hidden variant holds every cause
+        causes = {lesson07._cause_of(c["step_loss"], c["num_classes"]) for c in checks.diagnose.cases(hidden_variant(secret))}
+        assert causes == set(lesson07.CAUSES)
+
+
+DIAGNOSE_MISTAKES = [
+    (lambda loss, k: "too small" if abs(np.mean(loss[-20:]) - math.log(k)) < 0.1 else right_diagnose(loss, k),
+     "is not a run that learns slowly"),
+    (lambda loss, k: "about right" if right_diagnose(loss, k) == "too small" else right_diagnose(loss, k),
+     "compare how far the loss fell"),
+    (lambda loss, k: "too small" if right_diagnose(loss, k) == "about right" else right_diagnose(loss, k),
+     "does not fit this curve's level, trend and noise"),
+    (lambda loss, k: "diverged", "is not one of"),
+    (lambda loss, k: 1, "(a string)"),
+]
+
+
+@pytest.mark.parametrize("wrong, message", DIAGNOSE_MISTAKES)
+def test_each_diagnose_mistake_fails_with_its_message(wrong, message):
+    with pytest.raises(AssertionError, match=r"\[check 07.4\] diagnose: FAILED") as info:
+        checks.diagnose(wrong)
+    assert message in str(info.value)
+    status, graded = judged_apart(checks.diagnose, wrong, hidden_variant(SECRETS[0]))
+    assert status == "failed" and message in graded
+
+
+def test_new_checks_memorised_not_attempted_crash_and_silent_about_answers():
+    visible = checks.diagnose.cases(checks.VISIBLE)
+    answers = {tuple(c["step_loss"][:5]): right_diagnose(c["step_loss"], c["num_classes"]) for c in visible}
+    memorised = lambda loss, k: answers.get(tuple(loss[:5]), "about right")  # noqa: E731
+    assert judged_apart(checks.diagnose, memorised, checks.VISIBLE) == ("passed", "")
+    ratios = {(c["lr"], c["num_weights"]): right_ratio(**c) for c in checks.first_step_ratio.cases(checks.VISIBLE)}
+    memorised_ratio = lambda lr, n, norm: ratios.get((lr, n), 1e-3)  # noqa: E731
+    for secret in SECRETS:
+        assert judged_apart(checks.diagnose, memorised, hidden_variant(secret))[0] == "failed"
+        assert judged_apart(checks.first_step_ratio, memorised_ratio, hidden_variant(secret))[0] == "failed"
+
+    def todo(*args):
+        raise NotImplementedError
+
+    for check in (checks.first_step_ratio, checks.diagnose):
+        with pytest.raises(NotImplementedError):
+            check(todo)
+        assert judged_apart(check, todo, hidden_variant(SECRETS[0]))[0] == "not attempted"
+        status, message = judged_apart(check, lambda *a: 1 / 0, checks.VISIBLE)
+        assert status == "failed" and message.startswith("your code raised ZeroDivisionError")
+    for variant in (checks.VISIBLE, hidden_variant(SECRETS[1])):
+        for case in checks.first_step_ratio.cases(variant):
+            want = right_ratio(**case)
+            for wrong in (want * 1.5, want / 3, -want):
+                status, message = verdict_of(checks.first_step_ratio, case, wrong)
+                assert status == "failed" and not shown(message, [want], besides=[case["num_weights"]]), message
+                assert "sqrt" not in message
+        for case in checks.diagnose.cases(variant):
+            want = right_diagnose(case["step_loss"], case["num_classes"])
+            for wrong in set(lesson07.CAUSES) - {want}:
+                status, message = verdict_of(checks.diagnose, case, wrong)
+                assert status == "failed" and want not in message, message

@@ -1113,6 +1113,8 @@ def _wrong_answers():
         "06.3": lambda lam, lrs: 2.0 / lam,   # the wall itself, not a learning rate of the sweep
         "07.1": lambda history: history.val_acc[-1] - history.train_eval_acc[-1],
         "07.2": lambda histories: min(histories, key=lambda lr: max(histories[lr].val_acc or [0])),
+        "07.3": lambda lr, num_weights, weight_norm: lr * num_weights / weight_norm,   # lengths added, not squared
+        "07.4": lambda step_loss, num_classes: "too small",                           # always the same word
         "08.1": hessian_vector_product, "08.2": power_iteration,
         "08.3": lambda sharpness, momentum=0.0: 2.0 / sharpness,
         "08.4": lambda lr: 1.0 / lr,

@@ -119,3 +119,29 @@ def test_reference_writes_small_json_and_loads_back(tmp_path, monkeypatch, capsy
     assert reference.load_reference(tmp_path / "missing.json") is None
     with pytest.raises(SystemExit):  # a small run may not overwrite the lesson's reference file
         reference.main(["--mode", "fast"])
+
+
+def test_repeat_over_seeds_scores_every_run_image_by_image():
+    arrays = _arrays()
+    settings = lr_comparison.Experiment(lrs=(1e-3, 1e-4), num_epochs=1, batch_size=16, train_eval_size=24,
+                                        probe_every=2, probe_images=8)
+    first = lr_comparison.compare_lrs(arrays, settings, device="cpu", progress=False)
+    runs = lr_comparison.repeat_over_seeds(arrays, settings, (0, 1), first=first, device="cpu", progress=False)
+    assert runs.comparisons[0] is first and runs.comparisons[1].probes == {}   # reused; other seeds unprobed
+    assert runs.comparisons[1][1e-3].step_loss[0] != first[1e-3].step_loss[0]  # another seed, another start
+    for lr in (1e-3, 1e-4):
+        assert runs.val_correct[lr].shape == (2, 16) and runs.train_correct[lr].shape == (2, 24)
+        # the per-image scores are the accuracy the history recorded for the final network
+        assert runs.val_correct[lr].mean(axis=1).tolist() == pytest.approx([c[lr].val_acc[-1] for c in runs.comparisons])
+        assert runs.train_correct[lr].mean(axis=1).tolist() == pytest.approx(
+            [c[lr].train_eval_acc[-1] for c in runs.comparisons])
+    d = runs.difference(1e-3, 1e-4)
+    assert d.seeds == 2 and d.examples == 16 and d.estimate == pytest.approx(
+        (runs.val_correct[1e-3] - runs.val_correct[1e-4]).mean())
+    assert runs.per_seed(lambda h: h.num_steps)[1e-3].tolist() == [4, 4]
+    alone = lr_comparison.repeat_over_seeds(arrays, settings, (3,), device="cpu", progress=False)
+    assert set(alone.comparisons[0].probes) == {1e-3, 1e-4}   # without `first`, the first seed is probed
+    with pytest.raises(ValueError, match="not among seeds"):
+        lr_comparison.repeat_over_seeds(arrays, settings, (1, 2), first=first, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="distinct"):
+        lr_comparison.repeat_over_seeds(arrays, settings, (1, 1), device="cpu", progress=False)

@@ -86,3 +86,28 @@ def test_plot_sharpness_draws_the_data_and_the_thresholds_it_is_given():
     dots = [line for line in ax.get_lines() if line.get_marker() == "o"]
     assert [list(d.get_ydata()) for d in dots] == [[0.1, 0.3], [0.2, 0.2, 0.5]]
     assert [p.get_height() for p in ax.patches] == pytest.approx([0.2, 0.3])
+
+
+def test_lesson07_figures_draw_their_data_and_the_chance_level():
+    h = History(val_acc=[0.3, 0.5], train_eval_acc=[0.32, 0.55], val_size=400, train_eval_size=100,
+                val_loss=[2.0, 1.5], train_eval_loss=[1.9, 1.3], train_loss=[2.1, 1.6], step_loss=[2.3] * 12,
+                steps_per_epoch=6)
+    acc_ax, loss_ax = plotting.plot_lr_curves({1e-3: h}, num_classes=5)
+    assert [line.get_ydata()[0] for line in acc_ax.get_lines() if line.get_linestyle() == ":"] == [pytest.approx(0.2)]
+    assert [line.get_ydata()[0] for line in loss_ax.get_lines() if line.get_linestyle() == ":"] == [
+        pytest.approx(np.log(5))]
+    assert acc_ax.figure._suptitle.get_text().startswith("Adam")
+    ax = plotting.plot_step_losses_at_chance({1e-3: h}, window=3)
+    assert ax.get_ylim() == pytest.approx((0, 1.5 * np.log(10)))
+    left, right = plotting.plot_epoch_comparison({"a": h, "b": History(train_loss=[2.0], val_acc=[0.2])}, 2)
+    assert _lines(left)["a"].get_ydata().tolist() == [2.1, 1.6] and _lines(right)["b"].get_ydata().tolist() == [0.2]
+    record = ProbeRecord(layers=["conv1"], ratio_steps=[0, 6], update_ratio={"conv1": [1e-2, 1e-3]},
+                         dead_steps=[0, 6], dead={"conv1": [0.0, 0.5]})
+    axes = plotting.plot_probe_panels({"x": record, "y": record}, "dead", steps_per_epoch=6, max_epoch=1)
+    assert [a.get_title() for a in axes] == ["x", "y"] and axes[0].get_xlim() == pytest.approx((-0.2, 1.2))
+    with pytest.raises(ValueError, match="'ratio' or 'dead'"):
+        plotting.plot_probe_panels({"x": record}, "loss")
+    images = np.zeros((4, 32, 32, 3), dtype=np.uint8)
+    axes = plotting.plot_class_examples(images, [1, 0, 1, 0], ["cat", "dog"])
+    assert [a.get_title() for a in axes] == ["cat", "dog"]
+    plt.close("all")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..training import History
-from ._core import Check, as_array, expect, expect_close, register
+from ._core import Check, CheckFailed, as_array, as_number, expect, expect_close, register
 
 
 def _history(lr, train_acc, val_acc, diverged=False, label=""):
@@ -165,5 +165,139 @@ class PickBestLr(Check):
         }, hint="Re-read exercise 07.2's text: which runs are candidates, and how a run is scored.")
 
 
+# --------------------------------------------------------------------------------------- 07.3 Adam's first step
+
+class FirstStepRatio(Check):
+    id, name, points, kind = "07.3", "first_step_ratio", 2, "predict"
+    hints = (
+        "Start from one weight: on its very first step, how far does Adam move it? The section on the "
+        "update-to-weight ratio says it, and lesson 04 shows why (the running averages hold one gradient).",
+        "Every weight of the layer moves by that same amount, up or down. The length of the whole change is "
+        "the length of a vector with num_weights entries of that size (Pythagoras in many dimensions).",
+        "Then divide the length of the change by the length of the weights, weight_norm.",
+    )
+
+    def cases(self, variant):
+        if not variant.hidden:
+            return [{"lr": 1e-3, "num_weights": 864, "weight_norm": 3.3},
+                    {"lr": 1e-2, "num_weights": 524288, "weight_norm": 9.2},
+                    {"lr": 1e-5, "num_weights": 2560, "weight_norm": 1.8}]
+        rng = variant.rng(self.id, "layers")
+        return [{"lr": float(f"{10 ** rng.uniform(-5, -1):.3g}"), "num_weights": int(rng.integers(50, 2_000_000)),
+                 "weight_norm": round(float(rng.uniform(0.3, 30.0)), 3)} for _ in range(4)]
+
+    def respond(self, first_step_ratio, case):
+        return first_step_ratio(case["lr"], case["num_weights"], case["weight_norm"])
+
+    def judge(self, case, value):
+        lr, n, norm = case["lr"], case["num_weights"], case["weight_norm"]
+        what = f"first_step_ratio for a layer of {n} weights"
+        expect(value is not None, "first_step_ratio returned None: return a number.")
+        ratio = as_number(value, what)
+        expect_close(ratio, lr * np.sqrt(n) / norm, what=what, rtol=1e-6, atol=0.0, mistakes={
+            "that adds up the weights' moves as if they all pointed the same way; lengths of vectors add "
+            "like the sides of a right triangle.": lr * n / norm,
+            "that is how far one weight moves, divided by the weights' length; the step moves all the weights.":
+                lr / norm,
+            "that is the length of the step; the ratio divides it by the length of the weights.": lr * np.sqrt(n),
+            "that is how far one weight moves; the ratio compares the whole layer's step with the whole layer's "
+            "weights.": lr,
+            "that divides the other way round: the ratio is the step's length over the weights' length.":
+                norm / (lr * np.sqrt(n)),
+        }, hint="Re-read the section on the update-to-weight ratio: how far Adam moves each weight on its first "
+                "step, and how the lengths of many equal moves add up.")
+
+
+# --------------------------------------------------------------------------------------- 07.4 diagnosing a run
+
+CAUSES = ("too large", "too small", "about right")
+
+
+def _curve(rng: np.random.Generator, cause: str, num_classes: int, num_steps: int) -> list:
+    """A per-step minibatch loss of an unseen run: ``cause`` decides its level, trend and noise.
+
+    too large: either a jump in the first steps, then frozen at ln(num_classes) with almost no noise (a dead
+    network), or a loss that grows until it blows up; too small: smooth, a slow fall that ends a little below
+    ln(num_classes); about right: a clear fall, noisy.
+    """
+    chance = np.log(num_classes)
+    t = np.arange(num_steps) / num_steps
+    if cause == "too large" and rng.random() < 0.3:      # blows up: the loss grows geometrically
+        growth = rng.uniform(6, 10)
+        loss = chance * np.exp(growth * t) * (1 + 0.05 * rng.standard_normal(num_steps))
+    elif cause == "too large":                           # dies: a jump, then ln(num_classes) forever
+        loss = chance + rng.uniform(0.001, 0.006) * rng.standard_normal(num_steps)
+        jump = int(rng.integers(1, 4))
+        loss[1:1 + jump] = chance * rng.uniform(2.5, 8.0, size=jump)
+    elif cause == "too small":                           # a slow, smooth fall of 10-20 % of the chance level
+        fall, rate = rng.uniform(0.1, 0.2) * chance, rng.uniform(0.5, 1.5)
+        loss = chance - fall * (1 - np.exp(-rate * t)) / (1 - np.exp(-rate)) \
+            + rng.uniform(0.02, 0.04) * rng.standard_normal(num_steps)
+    else:                                                # learning: ends at 40-65 % of the chance level, noisy
+        end = rng.uniform(0.4, 0.65) * chance
+        loss = end + (chance - end) * np.exp(-rng.uniform(3, 6) * t) + rng.uniform(0.1, 0.16) * rng.standard_normal(num_steps)
+    loss[0] = chance + 0.01 * rng.standard_normal()
+    return [round(float(v), 4) for v in np.maximum(loss, 0.01)]
+
+
+def _cause_of(step_loss, num_classes) -> str:
+    """The cause a curve of :func:`_curve` was drawn with, read back from the curve itself."""
+    loss = np.asarray(step_loss, dtype=float)
+    chance, last = np.log(num_classes), loss[-len(loss) // 4:]
+    if not np.all(np.isfinite(loss)) or last.mean() > 2 * chance:
+        return "too large"
+    if abs(last.mean() - chance) < 0.03 * chance:
+        return "too large"
+    return "too small" if last.mean() > 0.75 * chance else "about right"
+
+
+class Diagnose(Check):
+    id, name, points, kind = "07.4", "diagnose", 2, "diagnose"
+    hints = (
+        "Look at three things of a per-step loss, as the lesson did: its level at the end (compared with the "
+        "chance level ln(num_classes) it starts at), its trend, and its noise.",
+        "A loss that ends far above where it started has blown up. A loss that sits at exactly the chance level "
+        "with almost no noise belongs to a network that predicts the same thing for every image: the lesson's "
+        "dead network.",
+        "Read the end of the curve, not one noisy step: the mean of its last quarter. Check the wrecked runs "
+        "first (blown up, or frozen at np.log(num_classes)); of the others, compare how far that mean fell "
+        "below the start with the quarter the exercise's text names.",
+    )
+
+    def cases(self, variant):
+        rng = variant.rng(self.id, "curves")
+        if not variant.hidden:
+            causes, classes = ["too large", "about right", "too small", "too large", "about right"], [10] * 5
+        else:
+            causes = list(rng.permutation(list(CAUSES) + [str(c) for c in rng.choice(CAUSES, size=3)]))
+            classes = [int(rng.choice([5, 10, 20, 100])) for _ in causes]
+        return [{"step_loss": _curve(rng, cause, k, int(rng.integers(150, 320))), "num_classes": k}
+                for cause, k in zip(causes, classes)]
+
+    def respond(self, diagnose, case):
+        return diagnose(list(case["step_loss"]), case["num_classes"])
+
+    def judge(self, case, value):
+        what = f"diagnose of a {len(case['step_loss'])}-step run on {case['num_classes']} classes"
+        expect(isinstance(value, str), f"{what}: return one of the words {', '.join(map(repr, CAUSES))} "
+                                       f"(a string), got {type(value).__name__}.")
+        expect(value in CAUSES, f"{what}: {value!r} is not one of {', '.join(map(repr, CAUSES))}.")
+        cause = _cause_of(case["step_loss"], case["num_classes"])
+        if value == cause:
+            return
+        loss = np.asarray(case["step_loss"])
+        dead = cause == "too large" and loss[-1] < 2 * np.log(case["num_classes"])
+        if dead:
+            raise CheckFailed(f"{what}: a loss that sits at the chance level with almost no noise is not a run "
+                              "that learns slowly; see the lesson's per-step loss figure and its dead units.")
+        if cause == "too small" and value == "about right":
+            raise CheckFailed(f"{what}: compare how far the loss fell with the chance level ln(num_classes) it "
+                              "started at, over the whole budget.")
+        raise CheckFailed(f"{what}: that diagnosis does not fit this curve's level, trend and noise; compare them "
+                          "with the lesson's per-step loss figure.")
+
+
 generalization_gap = register(GeneralizationGap())
 pick_best_lr = register(PickBestLr())
+first_step_ratio = register(FirstStepRatio())
+diagnose = register(Diagnose())

@@ -16,6 +16,7 @@ One module per kind of figure; every public function is importable from here, so
 * :mod:`.schedule_runs` -- runs under a schedule: the lr each step used beside the loss, tuning, warmup;
 * :mod:`.spread` -- one final number per setting with its spread over seeds;
 * :mod:`.optimizer_runs` -- optimizers compared on small problems: paths, steps, first steps, sweeps side by side;
+* :mod:`.cifar` -- lesson 07's CNN on CIFAR-10: example images, runs side by side, chance levels drawn;
 * :mod:`.frame` -- what they share: new axes, the finishing labels, legend and grid, a run's legend label.
 * :mod:`.style` -- the course's colour cycle (colour-blind safe), set by ``runtime.setup``.
 
@@ -23,6 +24,8 @@ Example:
     >>> from course_utils.surfaces import make_bowl
     >>> ax = plot_contours(make_bowl((1.0, 10.0), 30).value, xlim=(-2, 2), ylim=(-2, 2))  # doctest: +SKIP
 """
+from .cifar import (plot_class_examples, plot_epoch_comparison, plot_lr_curves, plot_probe_panels,
+                    plot_step_losses_at_chance)
 from .curves import plot_against, plot_curves, plot_sharpness
 from .histories import plot_dead_units, plot_histories, plot_step_losses, plot_train_val, plot_update_ratios
 from .landscapes import plot_contours, plot_paths, plot_runs, plot_trajectory
@@ -51,4 +54,5 @@ __all__ = [
     "plot_floor_curves", "plot_floor_theory", "plot_fixed_budget", "plot_runs_apart",
     "plot_bowl_paths", "plot_relative_losses", "plot_momentum_steps", "plot_steps_against_kappa", "plot_first_steps",
     "plot_sweep_panels",
+    "plot_class_examples", "plot_lr_curves", "plot_probe_panels", "plot_step_losses_at_chance", "plot_epoch_comparison",
 ]
