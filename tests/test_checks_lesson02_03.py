@@ -251,6 +251,31 @@ def _broadcast_loss(model, X, y, lr, num_steps, batch_size):  # (b, 1) - (b,) br
     return losses
 
 
+def _full_batch(model, X, y, lr, num_steps, batch_size):   # every step on all the data: no minibatch noise
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(num_steps):
+        optimizer.zero_grad()
+        loss = ((model(X).squeeze(-1) - y) ** 2).mean()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def _tensors(model, X, y, lr, num_steps, batch_size):   # the loss tensors kept instead of loss.item()
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(num_steps):
+        idx = torch.randint(0, len(X), (batch_size,))
+        optimizer.zero_grad()
+        loss = ((model(X[idx]).squeeze(-1) - y[idx]) ** 2).mean()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss)
+    return losses
+
+
 def _off_target(model, X, y, lr, num_steps, batch_size):  # fits y shifted by 0.3: low loss... on the wrong targets
     return good_train_sgd(model, X, y + 0.3, lr, num_steps, batch_size)
 
@@ -262,6 +287,8 @@ TRAIN_MISTAKES = [
     (_too_few_steps, "not yet"),
     (_broadcast_loss, "broadcasts to a matrix"),
     (_off_target, "not yet"),
+    (_full_batch, "not on all the data"),
+    (_tensors, "not tensors"),
     (lambda *args, **kwargs: None, "returned None"),
     (lambda model, X, y, lr, num_steps, batch_size: good_train_sgd(model, X, y, lr, num_steps, batch_size)[:-1],
      "one loss per step"),
@@ -290,7 +317,7 @@ def test_a_loop_that_writes_the_visible_answer_passes_visible_and_fails_hidden()
         with torch.no_grad():
             model.weight.copy_(data.true_w.reshape(1, -1)[:, :model.weight.shape[1]])
             model.bias.fill_(float(data.true_b))
-        return [0.09] * num_steps
+        return [0.09 * (1 + 0.3 * (-1) ** k) for k in range(num_steps)]   # jitters like minibatch losses
 
     assert judged_apart(checks.train_sgd, memorised, checks.VISIBLE) == ("passed", "")
     assert judged_apart(checks.train_sgd, memorised, hidden_variant(SECRETS[0]))[0] == "failed"

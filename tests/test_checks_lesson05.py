@@ -337,6 +337,6 @@ def test_diagnosis_not_attempted_crash_and_no_cause_named_in_a_message():
 
 def test_diagnosis_registry_and_hints():
     check = checks.REGISTRY["05.3"]
-    assert check.name == "diagnose_run" and check.kind == "diagnose" and check.lesson == "05"
+    assert check.name == "diagnose_schedule_run" and check.answer == "diagnose" and check.kind == "diagnose" and check.lesson == "05"
     assert 2 <= len(check.hints) <= 4
     assert all(cause not in hint for hint in check.hints for cause in run_faults.CAUSES)

@@ -73,7 +73,8 @@ class TrainSgd(Check):
         model = _start_model(case)   # seeds torch's generator too: the minibatches are reproducible
         settings = {k: case[k] for k in ("lr", "num_steps", "batch_size")}
         losses = train_sgd(model, data.X, data.y, **settings)
-        return {"losses": losses, "weight": model.weight.detach().reshape(-1),
+        kinds = sorted({type(x).__name__ for x in losses}) if isinstance(losses, (list, tuple)) else []
+        return {"losses": losses, "kinds": kinds, "weight": model.weight.detach().reshape(-1),
                 "bias": model.bias.detach().reshape(-1)}
 
     def judge(self, case, value):
@@ -86,6 +87,10 @@ class TrainSgd(Check):
         losses = as_array(value["losses"], "the returned losses").reshape(-1)
         expect(losses.size == n, f"train_sgd(..., num_steps={n}) should return one loss per step, got "
                                  f"{losses.size}. Record each step's minibatch loss as a number (loss.item()).")
+        kinds = value.get("kinds") or []
+        expect(all(k in ("float", "int") for k in kinds),
+               "train_sgd should return plain Python numbers, one per step (`loss.item()`), not tensors: a tensor "
+               "that is kept holds on to its whole graph, and numpy cannot read it while it requires grad.")
         weight = as_array(value.get("weight"), "the model's weight").reshape(-1)
         bias = as_array(value.get("bias"), "the model's bias").reshape(-1)
         expect(weight.size == case["num_features"] and bias.size == 1, "the model's shape changed: train the "
@@ -122,6 +127,12 @@ class TrainSgd(Check):
         expect(w_err < W_TOLERANCE and b_err < W_TOLERANCE,
                f"the loss on all the data is low, but the trained weights are not yet close to the ones that made "
                f"the data, which a working loop recovers in these steps. {short}")
+        late = losses[n // 2:]
+        rises = float(np.mean(np.diff(late) > 1e-4 * np.abs(late[:-1]))) if late.size > 2 else 1.0
+        expect(rises >= 0.2,
+               "the returned losses hardly ever go up at the end of training, as one full-batch loss falling "
+               "smoothly would: each step should compute the loss and the gradient on a random minibatch of "
+               "batch_size rows (its loss jitters from step to step), not on all the data.")
 
 
 train_sgd = register(TrainSgd())

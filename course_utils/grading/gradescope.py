@@ -28,8 +28,8 @@ Gradescope unpacks it to ``/autograder/source``):
 
 Example:
     >>> data = results_data(None, "01", problem="no notebook (.ipynb) was found in your submission")
-    >>> data["score"], [t["status"] for t in data["tests"]]
-    (0.0, ['failed', 'failed'])
+    >>> data["score"], {t["status"] for t in data["tests"]}, len(data["tests"]) == len(submission.lesson_checks("01"))
+    (0.0, {'failed'}, True)
 """
 from __future__ import annotations
 
