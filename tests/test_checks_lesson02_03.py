@@ -21,7 +21,7 @@ def good_best_lr(A):
     return 2.0 / (lambdas.min() + lambdas.max())
 
 
-def good_train_sgd(model, X, y, lr, num_steps, batch_size):
+def good_train_sgd(model, X, y, lr, num_steps, batch_size, keep=lambda loss: loss.item()):
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     losses = []
     for _ in range(num_steps):
@@ -30,7 +30,7 @@ def good_train_sgd(model, X, y, lr, num_steps, batch_size):
         loss = ((model(X[idx]).squeeze(-1) - y[idx]) ** 2).mean()
         loss.backward()
         optimizer.step()
-        losses.append(loss.item())
+        losses.append(keep(loss))
     return losses
 
 
@@ -264,16 +264,7 @@ def _full_batch(model, X, y, lr, num_steps, batch_size):   # every step on all t
 
 
 def _tensors(model, X, y, lr, num_steps, batch_size):   # the loss tensors kept instead of loss.item()
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(num_steps):
-        idx = torch.randint(0, len(X), (batch_size,))
-        optimizer.zero_grad()
-        loss = ((model(X[idx]).squeeze(-1) - y[idx]) ** 2).mean()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss)
-    return losses
+    return good_train_sgd(model, X, y, lr, num_steps, batch_size, keep=lambda loss: loss)
 
 
 def _off_target(model, X, y, lr, num_steps, batch_size):  # fits y shifted by 0.3: low loss... on the wrong targets
