@@ -23,7 +23,7 @@ from book_support import LESSONS, PAGES, ROOT, BookReport, built_site, html_path
 
 from course_utils import _course, cells
 from tools.book.figures import alt_from_cell, digest_of_uri
-from tools.book.pages import renumber_headings
+from tools.book.pages import _is_explorer, renumber_headings
 
 pytestmark = pytest.mark.slow   # the build: handed out first (conftest.py)
 
@@ -141,7 +141,7 @@ def test_no_page_loads_anything_from_outside_the_site(site):
 
 
 @pytest.mark.parametrize("lesson", [lesson for lesson in LESSONS
-                                    if any("keep_output" in c.metadata.get("tags", [])
+                                    if any(c.cell_type == "code" and _is_explorer(c)
                                            for c in nbformat.read(ROOT / "notebooks" / "solutions" / f"{lesson}.ipynb",
                                                                   as_version=4).cells)])
 def test_explorers_show_that_sliders_need_a_kernel_and_their_static_grid(site, lesson):
