@@ -194,7 +194,8 @@ _TERMS = [
          "weight drawn within $\\pm 1/\\sqrt{\\text{fan-in}}$ and every layer stepping with the same learning "
          "rate, whatever the width.", "09"),
     Term("steps to tolerance", "How many steps a run needs until its loss is at most a fraction `tol` of where it "
-         "started: a measure of speed that does not depend on where the run starts.", "02"),
+         "started: a measure of speed that does not depend on how far from the minimum the run starts (on a bowl; "
+         "it can still depend on the start's direction, except at the best learning rate).", "02"),
     Term("trace", "The sum of a square matrix's diagonal entries, $\\mathrm{tr}(A) = \\sum_i A_{ii}$ (also "
          "the sum of its eigenvalues). Two rules it obeys: $\\mathrm{tr}(A + B) = \\mathrm{tr}(A) + \\mathrm{tr}(B)$ "
          "and $\\mathrm{tr}(AB) = \\mathrm{tr}(BA)$; `np.trace(A)` computes it.", "03"),

@@ -53,14 +53,17 @@ class ProbeRecord:
     dead_steps: list = field(default_factory=list)
     dead: dict = field(default_factory=dict)
 
-    def median_ratio(self, start_step: int = 0, layers=None) -> float:
-        """Median update-to-weight ratio over ``layers`` (default all) and the records from ``start_step`` on.
+    def median_ratio(self, start_step: int = 0, layers=None, end_step: int | None = None) -> float:
+        """Median update-to-weight ratio over ``layers`` (default all) and the records from ``start_step`` on
+        (up to and including ``end_step`` when given: to compare runs over the same steps).
 
         Example:
-            >>> ProbeRecord(layers=["a"], ratio_steps=[0, 5, 10], update_ratio={"a": [0.5, 2e-3, 1e-3]}).median_ratio(5)
-            0.0015
+            >>> record = ProbeRecord(layers=["a"], ratio_steps=[0, 5, 10], update_ratio={"a": [0.5, 2e-3, 1e-3]})
+            >>> record.median_ratio(5), record.median_ratio(0, end_step=5)
+            (0.0015, 0.251)
         """
-        keep = [i for i, step in enumerate(self.ratio_steps) if step >= start_step]
+        keep = [i for i, step in enumerate(self.ratio_steps)
+                if step >= start_step and (end_step is None or step <= end_step)]
         values = [self.update_ratio[name][i] for name in (layers or self.layers) for i in keep]
         return float(np.median(values)) if values else math.nan
 
