@@ -291,7 +291,7 @@ class LargestStableLr(Check):
         "Momentum changes where that wall is: lesson 04's derivation of heavy-ball momentum's stability, and its "
         "section 'The stability region, measured', say how far it moves.",
         "The wall is a bound on the product lr · sharpness that grows with the momentum; divide it by the "
-        "sharpness. With momentum 0 it must give lesson 02's edge of stability.",
+        "sharpness. With momentum 0 it must give lesson 02's wall.",
     )
 
     def cases(self, variant):
@@ -315,7 +315,7 @@ class LargestStableLr(Check):
         expect_close(got.reshape(()), (2 + 2 * momentum) / sharp, what=what, rtol=1e-9, mistakes={
             "that leaves the momentum out: with heavy-ball momentum the wall moves (lesson 04's stability "
             "region).": 2 / sharp,
-            "that learning rate takes the steepest direction to the minimum in one step; the edge of stability "
+            "that learning rate takes the steepest direction to the minimum in one step; the wall "
             "is further out, where the oscillation stops shrinking (lesson 02).": 1 / sharp,
             "that is the steady-slope reasoning (momentum multiplies the step on a constant gradient), which "
             "does not decide stability: the oscillation along the steepest direction does (lesson 04's "
