@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .lr_optimum import geomean
+
 
 def _axes(ax):
     if ax is None:
@@ -23,10 +25,6 @@ def _axes(ax):
 
         _, ax = plt.subplots(figsize=(6, 4))
     return ax
-
-
-def _geomean(a, axis=0):
-    return np.exp(np.mean(np.log(np.asarray(a, dtype=float)), axis=axis))
 
 
 def plot_loss_against_lr(lrs, losses: dict, *, ax=None, best: dict | None = None, title: str = "",
@@ -43,7 +41,7 @@ def plot_loss_against_lr(lrs, losses: dict, *, ax=None, best: dict | None = None
         mean = np.where(np.all(np.isfinite(values), axis=0), values.mean(axis=0), np.nan)
         ax.plot(lrs, mean, "o-", ms=3, lw=1.2, color=colour, label=label)
         if best is not None and label in best:
-            at = _geomean(best[label])
+            at = geomean(best[label], axis=0)
             ax.plot([at], [np.interp(np.log(at), np.log(lrs), np.nan_to_num(mean, nan=np.nanmax(mean)))], "o",
                     ms=7, mfc="none", color=colour)
     ax.set_xscale("log")
@@ -63,7 +61,7 @@ def plot_best_lr(sizes, best, *, ax=None, label: str = "measured", colour=None, 
     ax = _axes(ax)
     sizes = np.asarray(sizes, dtype=float)
     best = np.asarray(best, dtype=float)
-    line, = ax.plot(sizes, _geomean(best, axis=1), "o-", lw=2, color=colour, label=label)
+    line, = ax.plot(sizes, geomean(best, axis=1), "o-", lw=2, color=colour, label=label)
     for column in best.T:
         ax.plot(sizes, column, ".", ms=4, alpha=0.5, color=line.get_color())
     for (name, values), style in zip((lines or {}).items(), ("--", ":", "-.", (0, (5, 1)))):
