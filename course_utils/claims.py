@@ -76,6 +76,14 @@ STATEMENTS: dict[int, tuple[str, str]] = {
 }
 
 
+# The lessons that test each claim (COURSE_DESIGN.md, section 9, the table's last column): a lesson's
+# verify() fails while one of its claims is not declared (its claims cell has not run, or lost one).
+TESTED_IN: dict[int, tuple[str, ...]] = {
+    1: ("01", "02", "07"), 2: ("07",), 3: ("01", "02", "07"), 4: ("02",), 5: ("07",), 6: ("07",), 7: ("02",),
+    8: ("05",), 9: ("05",), 10: ("05",), 11: ("04",), 12: ("04", "06", "07"), 13: ("06",), 14: ("07", "08"),
+    15: ("03",), 16: ("09",), 17: ("09",), 18: ("09",),
+}
+
 @dataclass(frozen=True)
 class Part:
     """One measured part of a claim: whether it ``holds`` (``None``: the measurement cannot tell)
@@ -269,7 +277,14 @@ class LessonClaims:
         out = [f"{c.label} ({c.short}) came out {c.verdict}, the lesson expects {' or '.join(c.expected)}: "
                f"rewrite the prose that relies on it. {c.line()}" for c in self.claims if not c.as_expected]
         out += [f"expected, but not measured in this run: {e.sentence}" for e in self.expectations if not e.holds]
+        out += [f"claim {n} ({STATEMENTS[n][1]}) is not declared: run the lesson's claims cell (the one that "
+                "ends in lesson.report()) before this one" for n in self.undeclared()]
         return out
+
+    def undeclared(self) -> list:
+        """Numbers of the course's claims this lesson tests (:data:`TESTED_IN`) that it has not declared."""
+        declared = {c.number for c in self.claims}
+        return [n for n, lessons in TESTED_IN.items() if self.lesson in lessons and n not in declared]
 
     def summary(self) -> str:
         """One line that reads the same in every mode while everything holds."""

@@ -1,3 +1,6 @@
+import re
+from pathlib import Path
+
 import nbformat
 import pytest
 
@@ -32,10 +35,10 @@ def test_compare_uses_the_decision_rule():
 
 
 def test_lesson_claims_pass_and_fail():
-    lesson = claims.LessonClaims("07", mode="cpu")
+    lesson = claims.LessonClaims("99", mode="cpu")   # a lesson the design assigns no claims to
     lesson.claim(1, parts(True, False), expect=QUALIFIED)
     lesson.expect("the moderate run is best", True)
-    assert lesson.verify() == "lesson 07: 1 claim and 1 expectation, all as expected"
+    assert lesson.verify() == "lesson 99: 1 claim and 1 expectation, all as expected"
     lesson.claim(3, parts(True, True), expect=QUALIFIED)   # the prose says qualified, the run says confirmed
     lesson.expect("the small run is still falling", False)
     with pytest.raises(AssertionError) as err:
@@ -44,15 +47,37 @@ def test_lesson_claims_pass_and_fail():
     assert "not measured in this run: the small run is still falling" in str(err.value)
 
 
+def test_verify_fails_while_a_claim_the_lesson_tests_is_not_declared():
+    lesson = claims.LessonClaims("05", mode="cpu")
+    lesson.expect("the schedule ends lower", True)
+    with pytest.raises(AssertionError) as err:   # the claims cell never ran: no "all as expected"
+        lesson.verify()
+    assert all(f"claim {n} (" in str(err.value) for n in (8, 9, 10)) and "not declared" in str(err.value)
+    lesson.claim(8, parts(True), expect=CONFIRMED)
+    lesson.claim(9, parts(True), expect=CONFIRMED)
+    assert lesson.undeclared() == [10]
+    lesson.claim(10, parts(True, False), expect=QUALIFIED)
+    assert lesson.verify() == "lesson 05: 3 claims and 1 expectation, all as expected"
+
+
+def test_the_lessons_each_claim_is_tested_in_are_the_design_maps():
+    design = Path(__file__).resolve().parents[2] / "shared" / "COURSE_DESIGN.md"
+    if not design.exists():
+        pytest.skip("../shared/COURSE_DESIGN.md is not beside the repository")
+    rows = re.findall(r"^\| (\d+) \| .* \| ([\d, ]+) \|$", design.read_text(), re.M)
+    table = {int(n): tuple(lesson.strip() for lesson in lessons.split(",")) for n, lessons in rows}
+    assert table == claims.TESTED_IN
+
+
 def test_fast_mode_accepts_unresolved_only_there():
     for mode, ok in (("fast", True), ("cpu", False)):
-        lesson = claims.LessonClaims("05", mode=mode)
+        lesson = claims.LessonClaims("99", mode=mode)
         lesson.claim(9, parts(None), expect=CONFIRMED)
         assert (lesson.failures() == []) is ok
 
 
 def test_expectation_by_mode():
-    lesson = claims.LessonClaims("07", mode="gpu")
+    lesson = claims.LessonClaims("99", mode="gpu")
     lesson.claim(5, parts(True, True), expect={"cpu": QUALIFIED, "gpu": None})
     assert lesson.failures() == []
     with pytest.raises(ValueError, match="keys fast, cpu, gpu"):
