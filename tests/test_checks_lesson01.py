@@ -226,9 +226,9 @@ def test_diagnose_cases_are_two_of_each_kind_and_drawn_from_the_secret():
     for variant in (checks.VISIBLE, hidden_variant(SECRETS[0]), hidden_variant(SECRETS[1])):
         cases = checks.diagnose_run.cases(variant)
         kinds = [lesson01._kind_of(np.array(c["points"])) for c in cases]
-        assert sorted(kinds) == sorted(2 * list(lesson01.DIAGNOSES))
+        assert sorted(kinds) == sorted(2 * list(lesson01.DIAGNOSES) + ["large", "moderate"])
         assert sorted(kinds[:4]) == sorted(lesson01.DIAGNOSES)          # the four the notebook shows
-        assert [c["run"] for c in cases] == list("ABCDEFGH")
+        assert [c["run"] for c in cases] == list("ABCDEFGHIJ")
         assert not any(k in str(c) for c in cases for k in ("small", "moderate", "large"))   # no label in a case
     assert drawn_from_the_secret(checks.diagnose_run)
     assert list(checks.diagnose_run.runs()) == list("ABCD")
@@ -254,6 +254,30 @@ def _loss_only(points, losses):   # cannot tell a zigzag from a crawl
     if losses[-1] > losses[0]:
         return "too large"
     return "moderate" if (losses[-1] / losses[-6]) ** (1 / 5) < 0.9 else "small"
+
+
+def _loss_factor_rule(fast, slow):   # the loss alone, with thresholds a learner could tune on the visible runs
+    def diagnose(points, losses):
+        if losses[-1] > losses[0]:
+            return "too large"
+        factor = (losses[-1] / losses[-6]) ** (1 / 5)
+        return "moderate" if factor < fast else "large" if factor < slow else "small"
+    return diagnose
+
+
+def test_no_rule_that_reads_the_loss_alone_passes_even_the_visible_runs():
+    # in every set a large run loses loss faster than a moderate one: no thresholds sort both
+    from course_utils.checks import lesson01
+
+    for variant in (checks.VISIBLE, hidden_variant(SECRETS[0])):
+        large, moderate = checks.diagnose_run.cases(variant)[-2:]
+        factor = {name: (c["losses"][-1] / c["losses"][-6]) ** (1 / 5) for name, c in (("large", large),
+                                                                                        ("moderate", moderate))}
+        assert factor["large"] < factor["moderate"]
+        assert [lesson01._kind_of(np.array(c["points"])) for c in (large, moderate)] == ["large", "moderate"]
+    for fast in np.arange(0.70, 0.96, 0.02):
+        for slow in np.arange(fast + 0.02, 1.0, 0.02):
+            assert judged_apart(checks.diagnose_run, _loss_factor_rule(fast, slow), checks.VISIBLE)[0] == "failed"
 
 
 DIAGNOSE_MISTAKES = [

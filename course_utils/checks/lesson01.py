@@ -167,16 +167,23 @@ DIAGNOSES = ("small", "moderate", "large", "too large")
 _BANDS = {"small": (0.02, 0.06), "moderate": (0.55, 0.8), "large": (0.94, 0.985), "too large": (1.04, 1.2)}
 
 
-def _mystery_run(rng: np.random.Generator, kind: str) -> dict:
-    """One run of GD on a bowl drawn from ``rng`` (κ 8-12, any tilt and scale) with an lr of ``kind``."""
+# Two runs in every set whose loss curves cross over: a large run at the fast end of its band on a rounder
+# bowl loses loss faster per step (about 0.77 a step late on) than a moderate run at the slow end of its band
+# on a flatter one (about 0.83), so no rule that reads the loss alone can sort both right.
+_OVERLAP = (("large", (0.94, 0.945), (8.0, 8.5)), ("moderate", (0.55, 0.56), (11.5, 12.0)))
+
+
+def _mystery_run(rng: np.random.Generator, kind: str, band=None, kappas=(8.0, 12.0)) -> dict:
+    """One run of GD on a bowl drawn from ``rng`` (κ in ``kappas``, any tilt and scale) with an lr of ``kind``
+    (a fraction of 2/λ_max drawn from ``band``, default the kind's own band)."""
     top = math.exp(rng.uniform(math.log(0.5), math.log(20.0)))
-    bowl = make_bowl((top / math.exp(rng.uniform(math.log(8.0), math.log(12.0))), top),
+    bowl = make_bowl((top / math.exp(rng.uniform(*np.log(kappas))), top),
                      angle_deg=rng.uniform(0.0, 180.0))
     lambdas, axes = np.linalg.eigh(bowl.A)
     angle = math.radians(rng.uniform(25.0, 65.0)) * rng.choice([-1, 1])   # from the gentle axis: both matter
     w = axes @ np.array([math.cos(angle), math.sin(angle)]) * rng.choice([-1, 1])
     w *= math.sqrt(math.exp(rng.uniform(0.0, math.log(50.0))) / bowl.value(w))   # a starting loss of 1 to 50
-    lr = rng.uniform(*_BANDS[kind]) * 2 / lambdas[-1]
+    lr = rng.uniform(*(band or _BANDS[kind])) * 2 / lambdas[-1]
     points = [w]
     for _ in range(int(rng.integers(40, 61))):
         points.append(points[-1] - lr * bowl.A @ points[-1])
@@ -210,7 +217,9 @@ class DiagnoseRun(Check):
     def cases(self, variant):
         rng = variant.rng(self.id, "runs")
         kinds = [*rng.permutation(DIAGNOSES), *rng.permutation(DIAGNOSES)]
-        return [{"run": chr(ord("A") + i), **_mystery_run(rng, str(kind))} for i, kind in enumerate(kinds)]
+        runs = [_mystery_run(rng, str(kind)) for kind in kinds]
+        runs += [_mystery_run(rng, kind, band, kappas) for kind, band, kappas in _OVERLAP]
+        return [{"run": chr(ord("A") + i), **run} for i, run in enumerate(runs)]
 
     def runs(self, count: int = 4) -> dict:
         """The first ``count`` runs the notebook's check uses, by letter: ``{"A": (points, losses), ...}``."""
