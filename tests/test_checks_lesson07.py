@@ -189,7 +189,23 @@ def test_first_step_ratio_is_what_adam_does():
 
 def right_diagnose(step_loss, num_classes):
     loss = np.asarray(step_loss, dtype=float)
+    chance, last = math.log(num_classes), loss[-len(loss) // 4:]
+    frozen = abs(last.mean() - chance) < 0.03 * chance and np.std(np.diff(last)) < 0.02
+    if last.mean() > 2 * chance or frozen:
+        return "too large"
+    return "too small" if last.mean() > 0.75 * chance else "about right"
+
+
+def by_level(step_loss, num_classes):   # reads the level alone: a run that barely moves looks dead
+    loss = np.asarray(step_loss, dtype=float)
     chance, end = math.log(num_classes), loss[-len(loss) // 4:].mean()
+    if end > 2 * chance or abs(end - chance) < 0.03 * chance:
+        return "too large"
+    return "too small" if end > 0.75 * chance else "about right"
+
+
+def by_last_step(step_loss, num_classes):   # one step for the end of the run
+    chance, end = math.log(num_classes), step_loss[-1]
     if end > 2 * chance or abs(end - chance) < 0.03 * chance:
         return "too large"
     return "too small" if end > 0.75 * chance else "about right"
@@ -215,13 +231,25 @@ def test_diagnose_right_answers_pass_hidden_variants_judged_apart(secret):
 def test_diagnose_curves_are_drawn_from_the_secret_and_unambiguous():
     assert drawn_from_the_secret(checks.diagnose) and drawn_from_the_secret(checks.first_step_ratio)
     rng = np.random.default_rng(0)
-    for i in range(600):
+    for i in range(800):
         cause, k = lesson07.CAUSES[i % 3], int(rng.choice([5, 10, 20, 100]))
-        curve = lesson07._curve(rng, cause, k, int(rng.integers(150, 320)))
+        curve = lesson07._curve(rng, cause, k, int(rng.integers(150, 320)), barely=cause == "too small" and i % 2 == 1)
         assert lesson07._cause_of(curve, k) == cause == right_diagnose(curve, k) == by_noise(curve, k)
     for secret in SECRETS:   # every hidden variant holds every cause
         causes = {lesson07._cause_of(c["step_loss"], c["num_classes"]) for c in checks.diagnose.cases(hidden_variant(secret))}
         assert causes == set(lesson07.CAUSES)
+
+
+def test_every_set_of_curves_holds_a_run_that_barely_moves_and_rules_that_skip_the_noise_fail_on_it():
+    from course_utils.checks import lesson07 as check07
+
+    for variant in (checks.VISIBLE, hidden_variant(SECRETS[0]), hidden_variant(SECRETS[1])):
+        barely = [c for c in checks.diagnose.cases(variant) if check07._cause_of(c["step_loss"], c["num_classes"])
+                  == "too small" and by_level(c["step_loss"], c["num_classes"]) == "too large"]
+        assert len(barely) >= 1
+    for rule in (by_level, by_last_step):
+        with pytest.raises(AssertionError, match="Compare the noise"):
+            checks.diagnose(rule)
 
 
 DIAGNOSE_MISTAKES = [
