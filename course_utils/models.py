@@ -30,7 +30,8 @@ def conv_block(in_channels: int, out_channels: int, batchnorm: bool) -> nn.Seque
     The ReLU comes after the pooling: max and ReLU commute (the largest of four values, clipped at
     0, is the largest of the four clipped values), so the block computes exactly what "ReLU, then
     pool" computes, gradients and dead units included, while the ReLU and its backward pass touch a
-    quarter of the values (lesson 07's training epoch about 6 % faster on a 2-core CPU).
+    quarter of the values (lesson 07's training epoch 4-6 % faster on a 2-core CPU:
+    ``python tools/profile_lesson07.py --only block_order``).
     """
     layers = [nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=not batchnorm)]
     if batchnorm:  # BN's own shift replaces the convolution's bias
