@@ -27,8 +27,10 @@ Example:
     >>> lesson.claim(3, [claims.exact("much slower than moderate", 502 > 5 * 34, "502 steps against 34")],
     ...              expect=claims.CONFIRMED)
     >>> lesson.expect("the reference run stops and reports divergence", True)
-    >>> print(lesson.summary())
-    lesson 01: 1 claim and 1 expectation, all as expected
+    >>> print(lesson.summary())     # lesson 01 also tests claim 1 (COURSE_DESIGN section 9), not yet declared
+    lesson 01: 1 claim and 1 expectation, 1 NOT as expected
+    >>> lesson.undeclared()
+    [1]
     >>> print(lesson.text())
     claim 3 (a small lr is very slow): CONFIRMED -- much slower than moderate: 502 steps against 34
 """

@@ -30,6 +30,7 @@ import ast
 import json
 import re
 import sys
+import warnings
 from pathlib import Path
 
 _MATPLOTLIB = re.compile(r"(^|[^\w.])(plt|fig|figure)\.|(^|[^\w.])(ax|axes|ax_\w+|axs)(\[[^\]]*\])*\.(set_|plot|axhline|axvline|"
@@ -56,7 +57,9 @@ def classify(source: str, solution: bool = False) -> dict:
         counts["idea"] = _size(source)
         return counts
     try:
-        tree = ast.parse(source)
+        with warnings.catch_warnings():   # a LaTeX backslash in a notebook's string is not this tool's business
+            warnings.simplefilter("ignore", (SyntaxWarning, DeprecationWarning))
+            tree = ast.parse(source)
     except SyntaxError:
         counts["idea"] = _size(source)
         return counts
