@@ -42,6 +42,9 @@ def anchor(name: str) -> str:
 
 
 _TERMS = [
+    Term("AdaGrad", "An adaptive optimizer that divides each parameter's step by the square root of the sum of "
+         "all its past squared gradients, so a parameter that has had large gradients takes ever smaller steps.",
+         "04"),
     Term("Adam", "An optimizer that keeps running averages of each parameter's gradient (its *first moment*) and "
          "squared gradient (its *second moment*) and steps by their ratio, so each parameter moves by about the "
          "learning rate whatever its gradient's scale.", "04"),
@@ -147,6 +150,8 @@ _TERMS = [
     Term("momentum buffer", "The running sum of past gradients that heavy-ball momentum keeps for each parameter "
          "(`state[\"momentum_buffer\"]` in PyTorch's SGD), each older gradient weighed down by $\\beta$ once per step.",
          "04"),
+    Term("multilayer perceptron", "A network of fully connected layers (`nn.Linear`), each but the last followed "
+         "by a nonlinearity such as a ReLU: the simplest deep network, no convolutions. Short: MLP.", "09"),
     Term("muP", "μP, the maximal update parametrization (Yang et al. 2022): a rule for the initial weights and "
          "per-layer learning rates of a network of any width, chosen so that one training step changes every "
          "layer's output by the same amount at every width. Its best learning rate stays put as the width "
@@ -179,6 +184,9 @@ _TERMS = [
          "reads a learning rate off the curve.", "06"),
     Term("Rayleigh quotient", "$v^\\top A v / v^\\top v$: for an eigenvector of $A$ it is its eigenvalue, and for a "
          "vector near one it is a close estimate of it.", "08"),
+    Term("RMSProp", "An adaptive optimizer that divides each parameter's step by the square root of an "
+         "exponential moving average of its squared gradients (AdaGrad with a memory that fades); Adam adds "
+         "momentum and bias correction to it. PyTorch spells it `RMSprop`.", "04"),
     Term("ReLU", "The activation $\\max(0, x)$: it passes positive inputs and outputs 0 for negative ones. A "
          "unit whose input is negative on every example outputs 0 always and gets no gradient: it is dead.",
          "07"),
