@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from . import runtime, stats
+from . import runtime, scoring, stats
 from .arguments import check_int, check_positive
 from .data import CifarArrays, DeviceLoader
 from .models import make_cnn
@@ -258,34 +258,14 @@ def _fixed_loader(images, labels, batch_size: int, device) -> DeviceLoader:
                         channels_last=default_channels_last(device))
 
 
-@torch.no_grad()
-def correct_per_example(model: torch.nn.Module, batches) -> np.ndarray:
-    """1.0 where ``model`` (in eval mode) classifies an example of ``batches`` right, else 0.0, in order.
-
-    What :func:`course_utils.stats.paired_difference` compares: two runs scored on the same examples.
-
-    Example:
-        >>> model = torch.nn.Linear(2, 2)
-        >>> with torch.no_grad(): _ = model.weight.copy_(torch.eye(2)); _ = model.bias.zero_()
-        >>> correct_per_example(model, [(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 0]))]).tolist()
-        [1.0, 0.0]
-    """
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    out = [(model(x.to(device)).argmax(1) == y.to(device)).float().cpu() for x, y in batches]
-    model.train(was_training)
-    return torch.cat(out).numpy()
-
-
 @dataclass(eq=False)
 class SeedRuns:
     """The same comparison repeated with other seeds, scored example by example.
 
     ``comparisons[i]`` is the :class:`Comparison` of ``seeds[i]``; ``val_correct[lr]`` has shape
     ``(seeds, validation images)`` and ``train_correct[lr]`` ``(seeds, train_eval_size)``: 1.0 where
-    that seed's final network classifies that image right (eval mode, no augmentation), the input
-    of :func:`course_utils.stats.paired_difference`.
+    that seed's final network classifies that image right (:func:`course_utils.scoring.correct`: eval
+    mode, no augmentation), the input of :func:`course_utils.stats.paired_difference`.
     """
 
     seeds: tuple
@@ -343,6 +323,7 @@ def repeat_over_seeds(arrays: CifarArrays, settings: Experiment, seeds, *, first
     val = _fixed_loader(arrays.x_val, arrays.y_val, settings.eval_batch_size, device)
     train = _fixed_loader(arrays.x_train[:n], arrays.y_train[:n], settings.eval_batch_size, device)
     lrs = list(comparisons[0])
-    return SeedRuns(seeds, comparisons,
-                    {lr: np.stack([correct_per_example(c.models[lr], val) for c in comparisons]) for lr in lrs},
-                    {lr: np.stack([correct_per_example(c.models[lr], train) for c in comparisons]) for lr in lrs})
+    def right(loader, lr):   # (seeds, examples), scored in fp32 on every device
+        return np.stack([scoring.correct(c.models[lr], loader, amp=False) for c in comparisons])
+
+    return SeedRuns(seeds, comparisons, {lr: right(val, lr) for lr in lrs}, {lr: right(train, lr) for lr in lrs})

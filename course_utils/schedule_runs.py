@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch.optim import lr_scheduler
 
-from . import data, models, regression, runtime, schedules, training
+from . import data, models, regression, runtime, schedules, scoring, training
 
 
 def recipe(name: str, num_steps: int, *, warmup_fraction: float = 0.05, final_factor: float = 0.01) -> Callable:
@@ -132,15 +132,6 @@ class CnnRun:
         return float(self.history.val_acc[-1])
 
 
-def _correct(model, loader) -> np.ndarray:
-    model.eval()
-    out = []
-    with torch.no_grad():
-        for x, y in loader:
-            out.append((model(x).argmax(1) == y).float().cpu().numpy())
-    return np.concatenate(out)
-
-
 def train_cnn(arrays, val_loader, *, lr: float, seed: int, num_epochs: int, batch_size: int = 64,
               make_scheduler: Callable | None = None, interval: str | None = None, initial: dict | None = None,
               model_kwargs: dict | None = None, probe: torch.Tensor | None = None, device="cpu",
@@ -160,7 +151,7 @@ def train_cnn(arrays, val_loader, *, lr: float, seed: int, num_epochs: int, batc
     history = training.fit(model, train, val_loader, optimizer, num_epochs, scheduler,
                            scheduler_interval=interval if scheduler else None, label=label, desc=label)
     dead = models.dead_fraction(model, probe) if probe is not None else []
-    return CnnRun(history, _correct(model, val_loader), dead)
+    return CnnRun(history, scoring.correct(model, val_loader, amp=False), dead)
 
 
 def correct_matrix(runs: Sequence[CnnRun]) -> np.ndarray:
