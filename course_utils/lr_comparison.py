@@ -283,14 +283,6 @@ class SeedRuns:
         """``{lr: array over seeds}`` of ``fn(history)`` (e.g. :func:`course_utils.summaries.loss_noise`)."""
         return {lr: np.array([fn(c[lr]) for c in self.comparisons]) for lr in self.comparisons[0]}
 
-    def final(self, metric: str) -> dict:
-        """``{lr: array over seeds}`` of a History's final ``metric`` (e.g. ``"train_loss"``)."""
-        return {lr: np.array([getattr(c[lr], metric)[-1] for c in self.comparisons]) for lr in self.comparisons[0]}
-
-    def at_epoch(self, metric: str, epoch: int) -> dict:
-        """``{lr: array over seeds}`` of a History's ``metric`` after ``epoch`` (0-based; -1 the last)."""
-        return {lr: np.array([getattr(c[lr], metric)[epoch] for c in self.comparisons]) for lr in self.comparisons[0]}
-
 
 def repeat_over_seeds(arrays: CifarArrays, settings: Experiment, seeds, *, first: Comparison | None = None,
                       device=None, progress: bool = True) -> SeedRuns:
