@@ -27,6 +27,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from .tables import html_table
+
 CAP_DECADES = 9.0   # a diverged run's excess, and the most any run's excess counts for
 
 
@@ -75,20 +77,18 @@ def table(ranges: Mapping, problems: Sequence[str], names: Sequence[str], lr: fl
     """An HTML table: per problem and optimizer, the best lr of each seed, the good range's mean width
     (decades), how often ``lr`` lies in the good range, and the worst excess. ``ranges[problem, name]``
     is a list of sweeps (one per seed); ``label(lr)`` writes a learning rate."""
-    head = ("<tr><th>problem</th><th>optimizer</th><th>best lr (per seed)</th><th>good range width (decades)</th>"
-            f"<th>{label(lr)} in the good range</th><th>worst lr tried: final loss / best</th></tr>")
+    header = ["problem", "optimizer", "best lr (per seed)", "good range width (decades)",
+              f"{label(lr)} in the good range", "worst lr tried: final loss / best"]
     rows = []
     for problem in problems:
         for name in names:
             rs = ranges[problem, name]
             worst = max(worst_excess(r) for r in rs)
             diverged = not all(np.isfinite(r.final_losses).all() for r in rs)
-            rows.append(f"<tr><td>{problem}</td><td>{name}</td><td>{', '.join(label(r.best_lr) for r in rs)}</td>"
-                        f"<td>{mean_width(rs):.2f}</td><td>{sum(r.contains(lr) for r in rs)} of {len(rs)}</td>"
-                        f"<td>{'diverged' if diverged else f'{10 ** worst:.3g}'}</td></tr>")
-    return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
-
-
+            rows.append([problem, name, ", ".join(label(r.best_lr) for r in rs), f"{mean_width(rs):.2f}",
+                         f"{sum(r.contains(lr) for r in rs)} of {len(rs)}",
+                         "diverged" if diverged else f"{10 ** worst:.3g}"])
+    return html_table(header, rows)
 
 
 def lr_text(lr: float) -> str:
