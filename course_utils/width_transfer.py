@@ -80,18 +80,22 @@ def transfer_part(name: str, drift: stats.Interval, *, max_decades: float = 0.3)
         >>> transfer_part("μP", stats.mean([0.05, -0.02, 0.01])).outcome
         'holds'
     """
-    above_low = stats.decide(drift, threshold=-max_decades)
-    below_high = stats.decide(drift, threshold=max_decades)
-    if above_low == "greater" and below_high == "less":
-        holds = True
-    elif above_low == "less" or below_high == "greater":
-        holds = False
-    else:
-        holds = None
     text = f"decades the best lr moves from the narrowest to the widest network: {drift}"
     if drift.seeds < stats.MIN_SEEDS:
         text += f"; fewer than {stats.MIN_SEEDS} seeds, so no verdict"
-    return claims.Part(name, holds, text)
+    return claims.Part(name, _stays_within(drift, max_decades), text)
+
+
+def _stays_within(drift: stats.Interval, max_decades: float) -> bool | None:
+    """True when the drift's interval lies wholly inside ±``max_decades``, False when wholly beyond one
+    end, None otherwise or with too few seeds (:func:`course_utils.stats.decide` at both ends)."""
+    above_low = stats.decide(drift, threshold=-max_decades)
+    below_high = stats.decide(drift, threshold=max_decades)
+    if above_low == "greater" and below_high == "less":
+        return True
+    if above_low == "less" or below_high == "greater":
+        return False
+    return None
 
 
 def describe_drift(drift: stats.Interval, *, max_decades: float = 0.3) -> str:
@@ -102,12 +106,14 @@ def describe_drift(drift: stats.Interval, *, max_decades: float = 0.3) -> str:
         >>> describe_drift(stats.mean([-0.9, -0.8, -1.0]))
         'moves by more than a factor of 2 (-0.90 decades, interval -1.15 to -0.65)'
     """
-    d = drift
+    d, factor = drift, f"a factor of {10 ** max_decades:.0f}"
     span = f"{d.estimate:+.2f} decades, interval {d.low:+.2f} to {d.high:+.2f}"
     if d.seeds < stats.MIN_SEEDS:
         return f"moves {d.estimate:+.2f} decades (too few seeds to tell)"
-    if d.high < -max_decades or d.low > max_decades:
-        return f"moves by more than a factor of 2 ({span})"
-    if -max_decades < d.low and d.high < max_decades:
-        return f"stays within a factor of 2 ({span})"
-    return f"moves {d.estimate:+.2f} decades (interval {d.low:+.2f} to {d.high:+.2f}: cannot tell whether by more than a factor of 2)"
+    stays = _stays_within(d, max_decades)
+    if stays is False:
+        return f"moves by more than {factor} ({span})"
+    if stays:
+        return f"stays within {factor} ({span})"
+    return (f"moves {d.estimate:+.2f} decades (interval {d.low:+.2f} to {d.high:+.2f}: cannot tell whether by more "
+            f"than {factor})")
