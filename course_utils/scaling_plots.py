@@ -20,11 +20,9 @@ from .lr_optimum import geomean
 
 
 def _axes(ax):
-    if ax is None:
-        import matplotlib.pyplot as plt
+    from .plotting.frame import new_axes
 
-        _, ax = plt.subplots(figsize=(6, 4))
-    return ax
+    return new_axes(ax, figsize=(6, 4))
 
 
 def plot_loss_against_lr(lrs, losses: dict, *, ax=None, best: dict | None = None, title: str = "",

@@ -16,7 +16,7 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .frame import finish
+from .frame import finish, new_axes
 
 
 def _row(n: int, figsize, axes=None):
@@ -43,7 +43,7 @@ def plot_call_order(intended: Sequence[float], runs: Mapping[str, tuple], *, bes
 def plot_tuning_curves(grid, tune_mean: Mapping[str, Sequence[float]], *, baseline: str = "constant", ax=None,
                        title: str | None = None):
     """Each schedule's mean final excess loss across the lr ``grid`` (log-log); ``baseline`` drawn thick and black."""
-    ax = ax if ax is not None else plt.subplots(figsize=(7, 4.6))[1]
+    ax = new_axes(ax, figsize=(7, 4.6))
     for name, values in tune_mean.items():
         base = name == baseline
         ax.loglog(grid, values, "o-", ms=3, lw=2.5 if base else 1, color="k" if base else None, label=name)
