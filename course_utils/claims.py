@@ -86,6 +86,7 @@ TESTED_IN: dict[int, tuple[str, ...]] = {
     15: ("03",), 16: ("09",), 17: ("09",), 18: ("09",),
 }
 
+
 @dataclass(frozen=True)
 class Part:
     """One measured part of a claim: whether it ``holds`` (``None``: the measurement cannot tell)

@@ -193,7 +193,6 @@ def _no_lr_can_win(steps: np.ndarray, done: np.ndarray, step: int) -> bool:
     return bool(np.all(bound[going] >= best))
 
 
-
 def steps_saved(smaller: RegressionSteps, larger: RegressionSteps) -> stats.Interval:
     """log(steps at the smaller batch / steps at the larger), each at its own best lr, with its interval:
     log 2 means the larger batch halves the steps. The runs of the two batch sizes are independent and

@@ -19,8 +19,12 @@ from .lesson08 import edge_sharpness, hessian_vector_product, largest_stable_lr,
 from .lesson09 import mup_scaling, noise_scale_estimate, predict_lr
 
 __all__ = ["REGISTRY", "VISIBLE", "Check", "CheckFailed", "Variant", "hidden_variant", "hint",
-           "gd_step", "run_gd", "loss_factor", "diagnose_run", "max_stable_lr", "best_lr", "steps_at_best",
-           "train_sgd", "predict_floor", "diagnose_sgd_run", "momentum_sgd", "heavy_ball_max_lr",
-           "adam", "yours_or_ours", "warmup_cosine_lr", "plateau_reductions", "diagnose_schedule_run", "smooth_losses", "steepest_lr", "first_rise_lr",
+           "gd_step", "run_gd", "loss_factor", "diagnose_run",
+           "max_stable_lr", "best_lr", "steps_at_best",
+           "train_sgd", "predict_floor", "diagnose_sgd_run",
+           "momentum_sgd", "heavy_ball_max_lr", "adam", "yours_or_ours",
+           "warmup_cosine_lr", "plateau_reductions", "diagnose_schedule_run",
+           "smooth_losses", "steepest_lr", "first_rise_lr",
            "generalization_gap", "pick_best_lr", "first_step_ratio", "diagnose",
-           "hessian_vector_product", "power_iteration", "largest_stable_lr", "edge_sharpness", "predict_lr", "noise_scale_estimate", "mup_scaling"]
+           "hessian_vector_product", "power_iteration", "largest_stable_lr", "edge_sharpness",
+           "predict_lr", "noise_scale_estimate", "mup_scaling"]
